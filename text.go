@@ -1,6 +1,7 @@
 package valueloop
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -72,4 +73,13 @@ func FitReason(s string) string {
 		return r
 	}, s)
 	return clipTo(s, MaxReason-len("…"))
+}
+
+// ListFirst lists the first n items for a message, joined by commas, and
+// counts the others: "a, b, c and 2 more".
+func ListFirst(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
 }

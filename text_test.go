@@ -59,3 +59,18 @@ func TestCheckControlBidi(t *testing.T) {
 		}
 	}
 }
+
+func TestListFirst(t *testing.T) {
+	for _, tc := range []struct {
+		items []string
+		want  string
+	}{
+		{nil, ""},
+		{[]string{"a", "b", "c"}, "a, b, c"},
+		{[]string{"a", "b", "c", "d", "e"}, "a, b, c and 2 more"},
+	} {
+		if got := valueloop.ListFirst(tc.items, 3); got != tc.want {
+			t.Errorf("ListFirst(%q, 3) = %q, want %q", tc.items, got, tc.want)
+		}
+	}
+}

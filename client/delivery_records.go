@@ -31,17 +31,18 @@ func (c *Client) DeliveryRecord(ctx context.Context, kind string, n int64) (deli
 
 // EditDeliveryRecord replaces what record r says; force stores a rollback
 // to a target that is not an earlier production deployment; reason goes
-// to the audit trail.
-func (c *Client) EditDeliveryRecord(ctx context.Context, r delivery.Record, force bool, reason string) (delivery.Record, error) {
+// to the audit trail. The warning, when not nil, says the metrics cannot
+// use the record as given (delivery.Service.EditRecord).
+func (c *Client) EditDeliveryRecord(ctx context.Context, r delivery.Record, force bool, reason string) (delivery.Record, *delivery.Warning, error) {
 	in := map[string]any{"change": r.Change, "deployment": r.Deployment, "incident": r.Incident, "review": r.Review, "force": force, "reason": oneLine(reason)}
 	for k, v := range map[string]bool{"change": r.Change == nil, "deployment": r.Deployment == nil, "incident": r.Incident == nil, "review": r.Review == nil} {
 		if v {
 			delete(in, k)
 		}
 	}
-	var out delivery.Record
+	var out delivery.Edited
 	err := c.Do(ctx, http.MethodPut, recordPath(r.Kind, r.Record), in, &out)
-	return out, err
+	return out.Record, out.Warning, err
 }
 
 // DeleteDeliveryRecord deletes record n of kind; reason goes to the audit

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -51,8 +50,47 @@ type Receipt struct {
 	// Warning says what of a record sent to the API the metrics cannot use
 	// as given, though it was stored: a SHA that abbreviates several
 	// recorded commits.
-	Warning string `json:"warning,omitempty"`
+	Warning *Warning `json:"warning,omitempty"`
 }
+
+// Warning says what of a stored record the metrics cannot use as given,
+// and what to do. It is carried in parts, so that the CLI names each
+// field by its flag without taking the text apart.
+type Warning struct {
+	// Field is the field it is about, as the API names it ("sha").
+	Field string `json:"field"`
+	// Message says what is wrong and what to do; Again, when set, ends
+	// it: the fields to give again with their values.
+	Message string  `json:"message"`
+	Again   []Given `json:"again,omitempty"`
+}
+
+// Given is a field of a record and its value, as a warning says to give it
+// again.
+type Given struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
+}
+
+// Text writes w whole, each field named by name: the field first, the
+// message, then the fields to give again ("the same id (…) and at (…)").
+func (w *Warning) Text(name func(field string) string) string {
+	if w == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(name(w.Field) + " " + w.Message)
+	for i, g := range w.Again {
+		if i > 0 {
+			b.WriteString(" and")
+		}
+		fmt.Fprintf(&b, " %s (%s)", name(g.Field), g.Value)
+	}
+	return b.String()
+}
+
+// String is w's text with the fields as the API names them; "" for none.
+func (w *Warning) String() string { return w.Text(func(field string) string { return field }) }
 
 func receipt(d *Delivery, stored bool) Receipt {
 	return Receipt{Source: d.Source, Delivery: d.ID, Kind: d.Kind, Ignored: d.Ignored, Duplicate: !stored,
@@ -316,11 +354,62 @@ func (s *Service) record(ctx context.Context, d *Delivery) (Receipt, error) {
 	if err := d.validate(); err != nil {
 		return Receipt{}, err
 	}
+	obscured := s.obscured(d.Changes)
 	stored, err := s.Store.RecordDelivery(ctx, d)
 	if err != nil {
 		return Receipt{}, err
 	}
-	return receipt(d, stored), nil
+	r := receipt(d, stored)
+	if stored && obscured != nil {
+		r.Warning = obscured
+		s.Logger.Warn("a delivery makes an earlier record's abbreviated SHA ambiguous", "source", d.Source, "delivery", d.ID, "warning", obscured.String())
+	}
+	return r, nil
+}
+
+// obscured warns of the earlier deployments and incidents whose
+// abbreviated SHA names one commit, and names none once changes are
+// recorded too (dora.Timeline.Obscures): the abbreviation was ambiguous
+// when it was recorded, and nobody knew. It reads the timeline built last,
+// however old, and builds none: a build per webhook would cost every push
+// a read of all records, and make the reads after it stale once builds
+// are slow (Service.SlowBuild). So it is best effort: a record newer than
+// that timeline is not warned of. The receipt carries it
+// (a forge shows it in its log of deliveries) and so does the service's
+// log, since nobody may read a webhook's answer.
+func (s *Service) obscured(changes []dora.Change) *Warning {
+	if len(changes) == 0 {
+		return nil
+	}
+	snap := s.builtTimeline()
+	if snap == nil {
+		return nil
+	}
+	obs := snap.tl.Obscures(changes)
+	if len(obs) == 0 {
+		return nil
+	}
+	field := func(o dora.Obscured) string {
+		if o.Kind == "incident" {
+			return "causeSha"
+		}
+		return "sha"
+	}
+	const ambiguousNow = "is ambiguous now: this delivery records a commit that starts with it and existed when it was recorded, so it names none of its commits, as in git; "
+	if len(obs) == 1 {
+		o := obs[0]
+		fix := recordAgain("record", o.ID, "at", o.At)
+		if o.Kind == "incident" {
+			fix = recordAgain("open", o.ID, "openedAt", o.At)
+		}
+		return &Warning{Field: field(o), Message: fmt.Sprintf("%q of %s %s of %s %s", o.SHA, o.Kind, o.ID, o.Service, ambiguousNow) + fix.text, Again: fix.again}
+	}
+	names := make([]string, len(obs))
+	for i, o := range obs {
+		names[i] = fmt.Sprintf("%q of %s %s of %s", o.SHA, o.Kind, o.ID, o.Service)
+	}
+	return &Warning{Field: field(obs[0]), Message: fmt.Sprintf("of %d earlier records (%s) %s", len(obs), valueloop.ListFirst(names, 3), ambiguousNow) +
+		"each is placed by its time alone: to name its commit, record it again with more of its digits and the same id and time (delivery record list finds it)"}
 }
 
 // DeploymentInput is a deployment sent to the API.
@@ -435,27 +524,33 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 // job's deployment is a fact, and refusing it would lose it); the warning
 // is in the receipt, which the CLI prints. The check reads the current
 // timeline and is best effort: a failure to read it warns of nothing.
-func (s *Service) ambiguousSHA(ctx context.Context, field, service, repo, sha string, at time.Time, again string) string {
+func (s *Service) ambiguousSHA(ctx context.Context, field, service, repo, sha string, at time.Time, fix remedy) *Warning {
 	if len(sha) >= 40 || sha == "" {
-		return "" // a full SHA abbreviates nothing; the common case reads nothing
+		return nil // a full SHA abbreviates nothing; the common case reads nothing
 	}
 	snap, err := s.timeline(ctx)
 	if err != nil {
-		return ""
+		return nil
 	}
-	var e *valueloop.Error
-	if err := snap.tl.CheckAbbreviation(field, service, repo, sha, at, "stored all the same, "+again); errors.As(err, &e) {
-		return e.Field + " " + e.Message
+	if problem := snap.tl.AmbiguousAbbreviation(service, repo, sha, at); problem != "" {
+		return &Warning{Field: field, Message: problem + "; stored all the same, " + fix.text, Again: fix.again}
 	}
-	return ""
+	return nil
 }
 
 // recordAgain says how to correct a stored record's ambiguous SHA: record
 // it again under the same ID and time (the latest record of an ID wins),
 // since recorded again without them it would be a second deployment or
 // incident, counted twice. The CLI names the fields by their flags.
-func recordAgain(verb, id, atField string, at time.Time) string {
-	return fmt.Sprintf("it is placed by its time alone: to name the commit, %s it again with more of its digits and the same id (%s) and %s (%s)", verb, id, atField, at.UTC().Format(time.RFC3339))
+func recordAgain(verb, id, atField string, at time.Time) remedy {
+	return remedy{"it is placed by its time alone: to name the commit, " + verb + " it again with more of its digits and the same",
+		[]Given{{"id", id}, {atField, at.UTC().Format(time.RFC3339)}}}
+}
+
+// remedy is what a warning says to do, and the fields to give again.
+type remedy struct {
+	text  string
+	again []Given
 }
 
 // checkDeploymentID refuses a deployment record whose given ID names a
@@ -571,9 +666,12 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 		// A change under an ambiguous abbreviation is merged into none of
 		// the commits it abbreviates: it counts as one of its own. It names
 		// the commits made by its latest time, as the timeline folds it.
-		r.Warning = s.ambiguousSHA(ctx, "sha", c.Service, c.Repo, c.SHA, latestTime(c.AuthoredAt, c.MergedAt),
-			"it counts as a change of its own: edit its record with more of its digits, or delete it (delivery record list changes finds it)")
-		if r.Warning == "" {
+		// Its own SHA's warning first, then what it makes of earlier
+		// records' (record), then its pull request's.
+		if w := s.ambiguousSHA(ctx, "sha", c.Service, c.Repo, c.SHA, latestTime(c.AuthoredAt, c.MergedAt),
+			remedy{text: "it counts as a change of its own: edit its record with more of its digits, or delete it (delivery record list changes finds it)"}); w != nil {
+			r.Warning = w
+		} else if r.Warning == nil {
 			r.Warning = s.forgePR(ctx, c)
 		}
 	}
@@ -584,20 +682,20 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 // recorded as another one: the forge's wins (dora.Change.ByHand), in
 // whichever order the records arrive, so this record's number is not
 // used. Best effort, as ambiguousSHA.
-func (s *Service) forgePR(ctx context.Context, c dora.Change) string {
+func (s *Service) forgePR(ctx context.Context, c dora.Change) *Warning {
 	if c.PR == "" {
-		return ""
+		return nil
 	}
 	snap, err := s.timeline(ctx)
 	if err != nil {
-		return ""
+		return nil
 	}
 	pr, byHand := snap.tl.PullRequest(c.Service, c.Repo, strings.ToLower(c.SHA))
 	if pr == "" || pr == c.PR || byHand {
-		return ""
+		return nil
 	}
-	return fmt.Sprintf("pr %q is not used: a forge recorded commit %s as pull request %s, and a forge's pull request wins over one given by hand; if the forge's is wrong, edit its record (delivery record list changes finds it)",
-		c.PR, dora.ShortSHA(c.SHA), pr)
+	return &Warning{Field: "pr", Message: fmt.Sprintf("%q is not used: a forge recorded commit %s as pull request %s, and a forge's pull request wins over one given by hand; if the forge's is wrong, edit its record (delivery record list changes finds it)",
+		c.PR, dora.ShortSHA(c.SHA), pr)}
 }
 
 // IncidentInput opens an incident through the API.

@@ -194,6 +194,13 @@ func (s *Service) Record(ctx context.Context, kind string, n int64) (Record, err
 	return page.Records[0], nil
 }
 
+// Edited is a record as an edit stored it, and the warning of a SHA in it
+// that names no commit (as Receipt.Warning).
+type Edited struct {
+	Record
+	Warning *Warning `json:"warning,omitempty"`
+}
+
 // Edit is a correction of one record.
 type Edit struct {
 	Record Record
@@ -205,29 +212,51 @@ type Edit struct {
 }
 
 // EditRecord replaces what record e.Record.Record says, keeping where it
-// came from, and returns it as stored. A deployment marked as a rollback
+// came from, and returns it as stored, with a warning when the metrics
+// cannot use it as given (editWarning). A deployment marked as a rollback
 // must restore an earlier production deployment unless forced. The reason
 // is one line of the audit trail, checked as every reason is.
-func (s *Service) EditRecord(ctx context.Context, e Edit) (Record, error) {
+func (s *Service) EditRecord(ctx context.Context, e Edit) (Record, *Warning, error) {
 	r := e.Record
 	if err := valueloop.CheckReason("reason", e.Reason); err != nil {
-		return Record{}, err
+		return Record{}, nil, err
 	}
 	if err := r.validate(); err != nil {
-		return Record{}, err
+		return Record{}, nil, err
 	}
 	if err := s.editedNotAhead(ctx, r); err != nil {
-		return Record{}, err
+		return Record{}, nil, err
 	}
 	if r.Deployment != nil && !e.Force {
 		if err := s.checkRollback(ctx, *r.Deployment); err != nil {
-			return Record{}, valueloop.PrefixField("deployment.", err)
+			return Record{}, nil, valueloop.PrefixField("deployment.", err)
 		}
 	}
 	if err := s.Store.EditRecord(ctx, &r, e.Actor, e.Reason); err != nil {
-		return Record{}, err
+		return Record{}, nil, err
 	}
-	return r, nil
+	return r, s.editWarning(ctx, r), nil
+}
+
+// editWarning warns of an edited record's SHA that abbreviates several
+// recorded commits, as the receipt of a record sent to the API does
+// (ambiguousSHA): an edit is a SHA given by hand too. The field is named
+// as in the edit ("deployment.sha"); the remedy is another edit.
+func (s *Service) editWarning(ctx context.Context, r Record) *Warning {
+	const placed = "it is placed by its time alone: edit it again with more of its digits"
+	switch {
+	case r.Deployment != nil:
+		d := r.Deployment
+		return s.ambiguousSHA(ctx, "deployment.sha", d.Service, d.Repo, d.SHA, d.At, remedy{text: placed})
+	case r.Incident != nil:
+		i := r.Incident
+		return s.ambiguousSHA(ctx, "incident.causeSha", i.Service, i.Repo, i.CauseSHA, i.OpenedAt, remedy{text: placed})
+	case r.Change != nil:
+		c := r.Change
+		return s.ambiguousSHA(ctx, "change.sha", c.Service, c.Repo, c.SHA, latestTime(c.AuthoredAt, c.MergedAt),
+			remedy{text: "it counts as a change of its own: edit it again with more of its digits, or delete it"})
+	}
+	return nil
 }
 
 // editedNotAhead refuses an edit that sets a time ahead of the server's

@@ -203,6 +203,14 @@ func (s *Service) timeline(ctx context.Context) (*snapshot, error) {
 	}
 }
 
+// builtTimeline returns the timeline built last, however old, without
+// building one; nil before the first build.
+func (s *Service) builtTimeline() *snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snap
+}
+
 // startBuild marks a build under way (s.mu held) and, in the background
 // when async, runs it.
 func (s *Service) startBuild(async bool) chan struct{} {

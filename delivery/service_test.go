@@ -399,7 +399,7 @@ func TestEditsNotAhead(t *testing.T) {
 	} {
 		r := stored(tc.kind)
 		tc.edit(&r)
-		_, err := s.EditRecord(ctx, delivery.Edit{Record: r, Actor: "test"})
+		_, _, err := s.EditRecord(ctx, delivery.Edit{Record: r, Actor: "test"})
 		wantAhead(t, tc.name, err, tc.field)
 	}
 	wantShopUnfailed(t, s, c)
@@ -410,7 +410,7 @@ func TestEditsNotAhead(t *testing.T) {
 	c.t = c.t.Add(-time.Hour)
 	d := stored(delivery.RecordDeployments)
 	d.Deployment.Status = "failure"
-	if _, err := s.EditRecord(ctx, delivery.Edit{Record: d, Actor: "test"}); err != nil {
+	if _, _, err := s.EditRecord(ctx, delivery.Edit{Record: d, Actor: "test"}); err != nil {
 		t.Errorf("edit leaving a time ahead as stored: %v, want it stored", err)
 	}
 }
@@ -708,8 +708,8 @@ func TestForgePRWinsWarned(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if warned := strings.Contains(r.Warning, `pr "99" is not used`) && strings.Contains(r.Warning, "pull request 12"); warned == handFirst {
-			t.Errorf("hand first %v: warning %q; want one only when the forge's record came first", handFirst, r.Warning)
+		if warned := strings.Contains(r.Warning.String(), `pr "99" is not used`) && strings.Contains(r.Warning.String(), "pull request 12"); warned == handFirst {
+			t.Errorf("hand first %v: warning %q; want one only when the forge's record came first", handFirst, r.Warning.String())
 		}
 		if handFirst {
 			forge()
@@ -743,8 +743,8 @@ func TestAbbreviatedChangeWarnedAsFolded(t *testing.T) {
 		}
 	}
 	_, r, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abcdef0", AuthoredAt: ptr(day.Add(8 * time.Hour)), MergedAt: ptr(day.Add(12 * time.Hour))}, "")
-	if err != nil || !strings.Contains(r.Warning, "is ambiguous") {
-		t.Errorf("change abcdef0 merged after both commits: warning %q, %v; want ambiguous", r.Warning, err)
+	if err != nil || !strings.Contains(r.Warning.String(), "is ambiguous") {
+		t.Errorf("change abcdef0 merged after both commits: warning %q, %v; want ambiguous", r.Warning.String(), err)
 	}
 }
 

@@ -3,6 +3,7 @@ package dora
 import (
 	"math/bits"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -399,5 +400,67 @@ func TestAbbreviationAuthoredAfterRecord(t *testing.T) {
 		commit("o/r", "abcdef02"+shaX2[8:], "2026-03-02 12:50", "2026-03-02 12:50").timeline()
 	if err := tl.CheckAbbreviation("sha", "", "o/r", "abcdef0", at(t, "2026-03-02 12:00"), "x"); err == nil {
 		t.Error("CheckAbbreviation(abcdef0) of two commits authored after the record: nil, want ambiguous")
+	}
+}
+
+// TestPullRequestOfACommit: PullRequest finds the pull request of a commit
+// by its full SHA (in the index) whether the forge recorded it in full or
+// a CI job abbreviated, and by an abbreviation of it; of a service's
+// repositories when the record names no repository.
+func TestPullRequestOfACommit(t *testing.T) {
+	f := newFixture(t)
+	f.data.Changes = append(f.data.Changes,
+		Change{Repo: "o/r", SHA: shaX1, PR: "12", AuthoredAt: at(t, "2026-03-02 08:00"), MergedAt: at(t, "2026-03-02 09:00")},
+		Change{Repo: "o/r", SHA: shaX2[:9], PR: "13", ByHand: true, AuthoredAt: at(t, "2026-03-02 10:00"), MergedAt: at(t, "2026-03-02 11:00")},
+		Change{Repo: "o/r", SHA: shaX3, AuthoredAt: at(t, "2026-03-02 12:00"), MergedAt: at(t, "2026-03-02 13:00")})
+	tl := f.timeline()
+	for _, tc := range []struct {
+		service, repo, sha, pr string
+		byHand                 bool
+	}{
+		{"", "o/r", shaX1, "12", false},
+		{"", "O/R", shaX1[:8], "12", false},
+		{"o/r", "", shaX1, "12", false}, // the service's repositories
+		{"", "o/r", shaX2, "13", true},  // recorded abbreviated
+		{"", "o/r", shaX3, "", false},   // no pull request
+		{"", "o/other", shaX1, "", false},
+	} {
+		if pr, byHand := tl.PullRequest(tc.service, tc.repo, tc.sha); pr != tc.pr || byHand != tc.byHand {
+			t.Errorf("PullRequest(%q, %q, %s) = %q, %v; want %q, %v", tc.service, tc.repo, tc.sha, pr, byHand, tc.pr, tc.byHand)
+		}
+	}
+}
+
+// TestObscures: the deployment and the incident's cause recorded as
+// abcdef0 name abcdef01…, the one recorded commit starting so. A commit
+// recorded late that existed then (authored before them) makes them name
+// none; one authored after them, or abcdef01… recorded again, does not.
+func TestObscures(t *testing.T) {
+	tail := strings.Repeat("0", 32)
+	f := newFixture(t).
+		commit("o/r", "abcdef01"+tail, "2026-03-02 08:00", "2026-03-02 09:00").
+		deploy("d1", "o/r", "abcdef0", StatusSuccess, "2026-03-02 12:00")
+	f.data.Incidents = append(f.data.Incidents, Incident{ID: "i1", Repo: "o/r", CauseSHA: "abcdef0", OpenedAt: at(t, "2026-03-02 13:00")})
+	tl := f.timeline()
+	change := func(sha, authored string) Change {
+		return Change{Repo: "o/r", SHA: sha, AuthoredAt: at(t, authored), MergedAt: at(t, "2026-03-05 09:00")}
+	}
+	for _, tc := range []struct {
+		c    Change
+		want []string
+	}{
+		{change("abcdef02"+tail, "2026-03-01 08:00"), []string{"deployment d1", "incident i1"}},
+		{change("abcdef02"+tail, "2026-03-02 12:30"), []string{"incident i1"}}, // after the deployment, before the incident
+		{change("abcdef02"+tail, "2026-03-04 08:00"), nil},
+		{change("abcdef01"+tail, "2026-03-01 08:00"), nil},
+		{change("1234567"+tail, "2026-03-01 08:00"), nil},
+	} {
+		var got []string
+		for _, o := range tl.Obscures([]Change{tc.c}) {
+			got = append(got, o.Kind+" "+o.ID)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("recording %s authored %s obscures %v, want %v", tc.c.SHA[:8], tc.c.AuthoredAt.Format(time.DateTime), got, tc.want)
+		}
 	}
 }

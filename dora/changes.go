@@ -193,56 +193,93 @@ func (t *Timeline) abbrevLengths(sha string) uint64 {
 // An abbreviation that several changes share names none, as in git: lookup
 // returns ambiguous. An abbreviation names what existed when it was used:
 // a commit made after asOf (a record's time, plus the clock skew) is not
-// what it named, so a commit made later with the same first digits
-// changes nothing of the past (anyTime: no bound). The bound only tells
-// apart commits that share the digits: when none made by asOf is found,
-// any is, so that a commit whose author's clock ran ahead of the record's
-// by more than the skew is still the one it names (as under its full
-// SHA), not never deployed. Lookups are made while the timeline is built
-// only.
+// what it named (asOfElseAny; anyTime: no bound). Lookups are made while
+// the timeline is built only.
 func (t *Timeline) lookup(repo int32, sha string, asOf int64) (int32, bool) {
-	j, ok := t.lookupAsOf(repo, sha, asOf)
-	if !ok && j != ambiguous && asOf != anyTime {
-		return t.lookupAsOf(repo, sha, anyTime)
-	}
-	return j, ok
+	n := asOfElseAny(asOf, func(asOf int64) naming { return t.lookupAsOf(repo, sha, asOf) })
+	return n.result()
 }
 
 // lookupAsOf is lookup among the commits made by asOf.
-func (t *Timeline) lookupAsOf(repo int32, sha string, asOf int64) (int32, bool) {
+func (t *Timeline) lookupAsOf(repo int32, sha string, asOf int64) naming {
+	n := naming{j: -1}
 	exact, _ := t.index.find(t, repo, sha, keyOf(sha))
 	if exact >= 0 && t.ch[exact].flags&ambiguousSHA == 0 {
-		return exact, true
+		n.add(exact, sha)
+		return n
 	}
 	if !isHex(sha) || len(sha) < minAbbrev {
-		return 0, false
+		return n
 	}
 	// A change recorded under an abbreviation of sha, longest first.
 	for lens := t.abbrevLengths(sha); lens != 0; {
-		n := 63 - bits.LeadingZeros64(lens)
-		lens &^= 1 << n
-		if j, _ := t.index.find(t, repo, sha[:n], keyOf(sha[:n])); j >= 0 && t.ch[j].flags&ambiguousSHA == 0 && t.madeBy(j, asOf) {
-			return j, true
+		l := 63 - bits.LeadingZeros64(lens)
+		lens &^= 1 << l
+		if j, _ := t.index.find(t, repo, sha[:l], keyOf(sha[:l])); j >= 0 && t.ch[j].flags&ambiguousSHA == 0 && t.madeBy(j, asOf) {
+			n.add(j, sha[:l])
+			return n
 		}
 	}
 	if len(sha) >= 40 {
-		return 0, false // a full SHA abbreviates nothing
+		return n // a full SHA abbreviates nothing
 	}
 	// A change whose SHA sha abbreviates.
-	found := int32(-1)
 	for _, e := range t.abbreviating(repo, sha) {
-		if t.ch[e.j].flags&ambiguousSHA != 0 || !strings.HasPrefix(t.changeSHA(e.j), sha) || !t.madeBy(e.j, asOf) {
-			continue
+		if other := t.changeSHA(e.j); t.ch[e.j].flags&ambiguousSHA == 0 && strings.HasPrefix(other, sha) && t.madeBy(e.j, asOf) {
+			n.add(e.j, other)
 		}
-		if found >= 0 {
-			return ambiguous, false
-		}
-		found = e.j
 	}
-	if found < 0 && exact >= 0 {
-		return ambiguous, false // recorded under an ambiguous abbreviation
+	if n.j < 0 && exact >= 0 {
+		n.ambiguous = true // recorded under an ambiguous abbreviation
 	}
-	return found, found >= 0
+	return n
+}
+
+// naming is what an abbreviation names among the recorded commits that
+// start with it, as git reads it: the longest of them, when the others
+// are its abbreviations (records of one commit); none when two of them
+// are different commits (ambiguous).
+type naming struct {
+	j         int32 // the change named; -1: none
+	sha       string
+	ambiguous bool
+}
+
+// add counts change j, whose SHA starts with the abbreviation.
+func (n *naming) add(j int32, sha string) {
+	switch {
+	case n.ambiguous:
+	case n.j < 0 || strings.HasPrefix(sha, n.sha):
+		n.j, n.sha = j, sha
+	case !strings.HasPrefix(n.sha, sha):
+		n.ambiguous, n.j = true, -1
+	}
+}
+
+// found reports whether any recorded commit starts with the abbreviation.
+func (n naming) found() bool { return n.j >= 0 || n.ambiguous }
+
+// result is the naming as lookup returns it.
+func (n naming) result() (int32, bool) {
+	if n.ambiguous {
+		return ambiguous, false
+	}
+	return max(n.j, 0), n.j >= 0
+}
+
+// asOfElseAny is the rule of what an abbreviation names, written once:
+// the commits made by asOf (a record's time) that start with it, else, when
+// none was, any recorded commit that does. A commit made after asOf is
+// not what it named, so a commit made later with the same first digits
+// changes nothing of the past; the bound only tells apart commits that
+// share the digits, so that a commit whose author's clock ran ahead of the
+// record's by more than the skew is still the one it names.
+func asOfElseAny(asOf int64, search func(asOf int64) naming) naming {
+	n := search(asOf)
+	if !n.found() && asOf != anyTime {
+		return search(anyTime)
+	}
+	return n
 }
 
 // ambiguous is what lookup returns, with false, for an abbreviation that
@@ -255,8 +292,12 @@ const anyTime int64 = math.MaxInt64
 
 // madeBy reports whether change j may have existed at asOf: it was
 // authored no later than asOf plus the clock skew.
-func (t *Timeline) madeBy(j int32, asOf int64) bool {
-	return asOf > math.MaxInt64-t.skew || t.ch[j].authored <= asOf+t.skew
+func (t *Timeline) madeBy(j int32, asOf int64) bool { return t.madeAt(t.ch[j].authored, asOf) }
+
+// madeAt reports whether a commit authored at authored may have existed
+// at asOf.
+func (t *Timeline) madeAt(authored, asOf int64) bool {
+	return asOf > math.MaxInt64-t.skew || authored <= asOf+t.skew
 }
 
 // abbreviating returns the changes of repo whose SHA starts with the same 7
@@ -473,40 +514,21 @@ func (t *Timeline) foldAbbreviations() {
 	t.dropFolded(into)
 }
 
-// abbreviated returns the change whose SHA change j's, sha, abbreviates:
-// the longest that starts with sha, unless another that does is not its
-// abbreviation (ambiguous); -1 when none does. A commit made after change
-// j's record (its latest time: sources date one commit differently) is
-// not what it abbreviates (lookup's asOf).
-// As in lookup, the bound only tells apart commits that share the digits.
+// abbreviated returns the change whose SHA change j's, sha, abbreviates
+// (naming), as of change j's record (its latest time: sources date one
+// commit differently; asOfElseAny).
 func (t *Timeline) abbreviated(j int32, sha string) (target int32, ambiguous bool) {
 	asOf := max(t.ch[j].authored, t.ch[j].landed)
-	if target, ambiguous = t.abbreviatedAsOf(j, sha, asOf); target < 0 && !ambiguous {
-		return t.abbreviatedAsOf(j, sha, anyTime)
-	}
-	return target, ambiguous
-}
-
-func (t *Timeline) abbreviatedAsOf(j int32, sha string, asOf int64) (target int32, ambiguous bool) {
-	target = -1
-	var longest string
-	repo := t.ch[j].repo
-	for _, e := range t.abbreviating(repo, sha) {
-		other := t.changeSHA(e.j)
-		if e.j == j || len(other) <= len(sha) || !strings.HasPrefix(other, sha) || !t.madeBy(e.j, asOf) {
-			continue
+	n := asOfElseAny(asOf, func(asOf int64) naming {
+		n := naming{j: -1}
+		for _, e := range t.abbreviating(t.ch[j].repo, sha) {
+			if other := t.changeSHA(e.j); e.j != j && len(other) > len(sha) && strings.HasPrefix(other, sha) && t.madeBy(e.j, asOf) {
+				n.add(e.j, other)
+			}
 		}
-		switch {
-		case target < 0 || strings.HasPrefix(other, longest):
-			target, longest = e.j, other
-		case !strings.HasPrefix(longest, other):
-			ambiguous = true
-		}
-	}
-	if ambiguous {
-		return -1, true
-	}
-	return target, false
+		return n
+	})
+	return n.j, n.ambiguous
 }
 
 // dropFolded removes the changes merged into others (into[j] >= 0) and

@@ -113,3 +113,48 @@ func TestRecoveryTieOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusTieOrder: two statuses of one deployment at one instant (a
+// forge dates its statuses to the second; a deploy tool reports success
+// and its health check fails it within that second). The figures must not
+// depend on the order the records arrived in: the status that says most
+// of what reached production wins, failure over success over canceled
+// over pending. Before, the last to arrive won: the deployment counted as
+// failed or not as the webhooks raced.
+func TestStatusTieOrder(t *testing.T) {
+	for _, pair := range [][2]string{
+		{StatusSuccess, StatusFailure},
+		{StatusFailure, StatusSuccess},
+		{StatusCanceled, StatusFailure},
+		{StatusFailure, StatusCanceled},
+		{StatusPending, StatusFailure},
+		{StatusFailure, StatusPending},
+	} {
+		f := newFixture(t).
+			commit("o/r", "c1", "2026-01-05 08:00", "2026-01-05 08:00").
+			deploy("d", "o/r", "c1", pair[0], "2026-01-05 10:00").
+			deploy("d", "o/r", "c1", pair[1], "2026-01-05 10:00").
+			deploy("later", "o/r", "c1", StatusSuccess, "2026-01-05 14:00")
+		r, err := f.timeline().Report(Query{From: at(t, "2026-01-05 00:00"), To: at(t, "2026-01-06 00:00"), Bucket: BucketNone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := r.Overall.Total; m.Failed != 1 || m.Attempts != 2 {
+			t.Errorf("statuses %v at one instant, in that order: failed %d of %d attempts, want 1 of 2 (the failure wins)", pair, m.Failed, m.Attempts)
+		}
+	}
+	// Success over canceled: the deployment reached production.
+	for _, pair := range [][2]string{{StatusSuccess, StatusCanceled}, {StatusCanceled, StatusSuccess}} {
+		f := newFixture(t).
+			commit("o/r", "c1", "2026-01-05 08:00", "2026-01-05 08:00").
+			deploy("d", "o/r", "c1", pair[0], "2026-01-05 10:00").
+			deploy("d", "o/r", "c1", pair[1], "2026-01-05 10:00")
+		r, err := f.timeline().Report(Query{From: at(t, "2026-01-05 00:00"), To: at(t, "2026-01-06 00:00"), Bucket: BucketNone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := r.Overall.Total; m.Attempts != 1 || m.Failed != 0 {
+			t.Errorf("statuses %v at one instant, in that order: %d attempts, %d failed; want 1 success", pair, m.Attempts, m.Failed)
+		}
+	}
+}

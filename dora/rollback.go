@@ -1,8 +1,8 @@
 package dora
 
 import (
-	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -98,24 +98,45 @@ func describeTarget(d *Deployment) string {
 // remedy ends the message: what to do, which depends on whether the record
 // was refused or stored.
 func (t *Timeline) CheckAbbreviation(field, service, repo, sha string, at time.Time, remedy string) error {
+	if problem := t.AmbiguousAbbreviation(service, repo, sha, at); problem != "" {
+		return valueloop.FieldErrorf(field, "%s; %s", problem, remedy)
+	}
+	return nil
+}
+
+// AmbiguousAbbreviation says, when sha abbreviates several recorded
+// commits (as CheckAbbreviation reads them), that it names none of them,
+// listing them; "" otherwise.
+func (t *Timeline) AmbiguousAbbreviation(service, repo, sha string, at time.Time) string {
 	asOf := anyTime
 	if !at.IsZero() {
 		asOf = nanos(at)
 	}
 	shas := t.abbreviates(service, repo, sha, asOf)
 	if shas == nil {
-		return nil
+		return ""
 	}
-	return valueloop.FieldErrorf(field, "%q is ambiguous: it abbreviates %s, so it names none of them, as in git; %s", sha, listSHAs(shas), remedy)
+	return fmt.Sprintf("%q is ambiguous: it abbreviates %s, so it names none of them, as in git", sha, listSHAs(shas))
 }
 
 // PullRequest returns the pull request the timeline takes commit sha (of
 // repo, or of the service's repositories) to have merged, and whether that
 // number was given by hand (Change.ByHand): what a record naming another
-// one is told. Like CheckAbbreviation it reads every change, for the
-// records people send.
+// one is told. A full SHA is looked up in the index; an abbreviation, like
+// CheckAbbreviation, reads every change, for the records people send.
 func (t *Timeline) PullRequest(service, repo, sha string) (pr string, byHand bool) {
 	repos := t.recordRepos(service, repo)
+	if len(sha) >= 40 {
+		// A full SHA is found in the index, with the abbreviations of it
+		// recorded (lookup reads no index of abbreviations for it, so it
+		// is safe on a built timeline).
+		for _, id := range repos {
+			if j, ok := t.lookup(id, sha, anyTime); ok && t.record(j).PR != "" {
+				return t.record(j).PR, t.record(j).ByHand
+			}
+		}
+		return "", false
+	}
 	for j := range t.ch {
 		ch := &t.ch[j]
 		if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) || !sameCommit(t.changeSHA(int32(j)), sha) {
@@ -131,67 +152,143 @@ func (t *Timeline) PullRequest(service, repo, sha string) (pr string, byHand boo
 // recordRepos returns the repositories a record names: repo, or, for a
 // record naming its service only, the service's repositories.
 func (t *Timeline) recordRepos(service, repo string) []int32 {
-	var repos []int32
 	if repo != "" {
 		if id, ok := t.repos.find(repo); ok {
-			repos = []int32{id}
+			return []int32{id}
 		}
-	} else if l := t.byName[service]; l != nil {
-		for _, c := range l.changes {
-			if id := t.ch[c.j].repo; !slices.Contains(repos, id) {
-				repos = append(repos, id)
-			}
-		}
+		return nil
 	}
-	return repos
+	if l := t.byName[service]; l != nil {
+		if l.repos != nil {
+			return l.repos
+		}
+		return t.lineRepos(l)
+	}
+	return nil
 }
 
-// abbreviates returns the recorded commits that sha abbreviates when they
-// (made by asOf, or when none was, any) are several, sorted; nil
-// otherwise.
+// abbreviates returns the recorded commits that sha abbreviates, sorted,
+// when they name none (naming, asOfElseAny); nil otherwise.
 func (t *Timeline) abbreviates(service, repo, sha string, asOf int64) []string {
 	if len(sha) < minAbbrev || len(sha) >= 40 || !isHex(sha) {
 		return nil
 	}
 	repos := t.recordRepos(service, repo)
 	var found []string
+	n := asOfElseAny(asOf, func(asOf int64) naming {
+		found = found[:0]
+		return t.abbrevNaming(repos, sha, asOf, &found)
+	})
+	if !n.ambiguous {
+		return nil
+	}
+	slices.Sort(found)
+	return slices.Compact(found)
+}
+
+// abbrevNaming is what abbreviation sha names among the changes of repos
+// made by asOf, reading every change; found, when not nil, gets their
+// SHAs.
+func (t *Timeline) abbrevNaming(repos []int32, sha string, asOf int64, found *[]string) naming {
+	n := naming{j: -1}
 	for j := range t.ch {
 		ch := &t.ch[j]
 		if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) || !t.madeBy(int32(j), asOf) {
 			continue
 		}
 		if s := t.changeSHA(int32(j)); strings.HasPrefix(s, sha) {
-			found = append(found, s)
+			if found != nil {
+				*found = append(*found, s)
+			}
+			n.add(int32(j), s)
 		}
 	}
-	if len(found) == 0 && asOf != anyTime {
-		return t.abbreviates(service, repo, sha, anyTime) // as lookup: none made by asOf, any
-	}
-	// Several records may be one commit (an abbreviation that is no
-	// prefix of two): ambiguous only when two are not prefixes of one.
-	slices.SortFunc(found, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
-	for _, s := range found[min(1, len(found)):] {
-		if !strings.HasPrefix(found[0], s) {
-			slices.Sort(found)
-			return slices.Compact(found)
-		}
-	}
-	return nil
+	return n
 }
 
 // listSHAs names recorded commits for a message: the first three, each by
 // its first 12 digits.
 func listSHAs(shas []string) string {
-	var b strings.Builder
+	short := make([]string, len(shas))
 	for i, s := range shas {
-		if i == 3 {
-			fmt.Fprintf(&b, " and %d more", len(shas)-3)
-			break
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(s[:min(12, len(s))])
+		short[i] = s[:min(12, len(s))]
 	}
-	return fmt.Sprintf("%d recorded commits (%s)", len(shas), b.String())
+	return fmt.Sprintf("%d recorded commits (%s)", len(shas), valueloop.ListFirst(short, 3))
+}
+
+// Obscured is a record whose abbreviated SHA names one recorded commit,
+// and would name none once another is recorded (Timeline.Obscures).
+type Obscured struct {
+	Kind    string // "deployment" or "incident" (its cause)
+	ID      string
+	Service string
+	SHA     string    // the abbreviation
+	At      time.Time // the record's time: a deployment's, an incident's opening
+}
+
+// Obscures returns the production deployments and incidents' causes whose
+// abbreviated SHA names one recorded commit now and would name none once
+// the changes cs are recorded too: a change of cs starts with it and is
+// another commit, which existed at the record's time (authored by then,
+// plus the clock skew) or, when no recorded commit did, at any time (the
+// rule of asOfElseAny). A commit made later changes nothing of the past,
+// but one recorded late does: a webhook delivered late, an import, a
+// commit of a branch merged after the deployment. Such a record is placed
+// by its time alone from then on, so whoever records cs is told. It reads
+// every deployment and incident once, and the changes of the few
+// abbreviations cs share.
+func (t *Timeline) Obscures(cs []Change) []Obscured {
+	by := map[string][]*Change{} // by the first digits of their SHAs
+	for i := range cs {
+		if sha := cs[i].SHA; len(sha) >= minAbbrev && isHex(sha) {
+			by[sha[:minAbbrev]] = append(by[sha[:minAbbrev]], &cs[i])
+		}
+	}
+	if len(by) == 0 {
+		return nil
+	}
+	var out []Obscured
+	check := func(l *line, kind, id, repo, sha string, at time.Time) {
+		if len(sha) < minAbbrev || len(sha) >= 40 || !isHex(sha) || by[sha[:minAbbrev]] == nil {
+			return
+		}
+		if t.obscures(l, repo, sha, nanos(at), by[sha[:minAbbrev]]) {
+			out = append(out, Obscured{Kind: kind, ID: id, Service: l.name, SHA: sha, At: at})
+		}
+	}
+	for _, l := range t.sorted {
+		for k := range l.deps {
+			d := &l.deps[k]
+			check(l, "deployment", d.ID, d.Repo, d.SHA, d.At)
+		}
+		for k := range l.incidents {
+			i := &l.incidents[k].Incident
+			if i.DeploymentID == "" {
+				check(l, "incident", i.ID, i.Repo, strings.ToLower(i.CauseSHA), i.OpenedAt)
+			}
+		}
+	}
+	return out
+}
+
+// obscures reports whether abbreviation sha, recorded at asOf for line l
+// (in repo, or in the line's repositories), names one commit now and none
+// with the changes cs.
+func (t *Timeline) obscures(l *line, repo, sha string, asOf int64, cs []*Change) bool {
+	repos := t.recordRepos(l.name, repo)
+	before := asOfElseAny(asOf, func(asOf int64) naming { return t.abbrevNaming(repos, sha, asOf, nil) })
+	if before.j < 0 || before.ambiguous {
+		return false
+	}
+	after := asOfElseAny(asOf, func(asOf int64) naming {
+		n := t.abbrevNaming(repos, sha, asOf, nil)
+		for _, c := range cs {
+			id, ok := t.repos.find(c.Repo)
+			if ok && slices.Contains(repos, id) && strings.HasPrefix(c.SHA, sha) && t.madeAt(nanos(c.AuthoredAt), asOf) {
+				n.add(math.MaxInt32, c.SHA) // a change not recorded yet
+			}
+		}
+		return n
+	})
+	return after.ambiguous
 }

@@ -163,8 +163,8 @@ func (t *Timeline) line(service string) *line {
 }
 
 // addDeployments keeps the final status of each production deployment per
-// service: the latest record of an ID wins, and on a tie an outcome beats
-// pending.
+// service: the latest record of an ID wins, and at one instant the status
+// ranked higher by outcome, whatever order the records arrived in.
 func (t *Timeline) addDeployments(in []Deployment) {
 	type depKey struct{ service, id string }
 	type pick struct {
@@ -239,11 +239,27 @@ func b2i(b bool) int {
 	return 0
 }
 
+// outcome ranks the statuses one deployment may report at one instant (a
+// forge dates them to the second): the one that says most of what reached
+// production wins, so that the figures do not depend on which webhook
+// arrived last. Pending is no outcome; canceled says the deployment never
+// reached production, which a success or failure at the same instant
+// contradicts; and a failure beats a success, since a success then a
+// failure is the order deploy tools report (a health check failing what
+// was rolled out), while a failed run succeeds only as a new run, later.
+// Of equal statuses at one instant the last recorded wins: it is a
+// correction (a deployment recorded again under its ID and time with more
+// of its SHA's digits: recordAgain in package delivery).
 func outcome(status string) int {
-	if status == StatusPending {
+	switch status {
+	case StatusPending:
 		return 0
+	case StatusCanceled:
+		return 1
+	case StatusSuccess:
+		return 2
 	}
-	return 1
+	return 3
 }
 
 // deliver walks the service's successful deployments in time order and hands
@@ -332,12 +348,7 @@ func (t *Timeline) lookupIn(l *line, repo, sha string, asOf int64) (int32, bool)
 		return t.lookupName(repo, sha, asOf)
 	}
 	if l.repos == nil {
-		l.repos = []int32{}
-		for _, c := range l.changes {
-			if id := t.ch[c.j].repo; !slices.Contains(l.repos, id) {
-				l.repos = append(l.repos, id)
-			}
-		}
+		l.repos = t.lineRepos(l)
 	}
 	// An abbreviation is looked up in every repository: one that names
 	// different commits in two of them names none, as CheckAbbreviation
@@ -359,6 +370,17 @@ func (t *Timeline) lookupIn(l *line, repo, sha string, asOf int64) (int32, bool)
 		}
 	}
 	return max(found, 0), found >= 0
+}
+
+// lineRepos returns the repositories of line l's changes (never nil).
+func (t *Timeline) lineRepos(l *line) []int32 {
+	repos := []int32{}
+	for _, c := range l.changes {
+		if id := t.ch[c.j].repo; !slices.Contains(repos, id) {
+			repos = append(repos, id)
+		}
+	}
+	return repos
 }
 
 // commit is the SHA of d's commit as deployments are compared: none when

@@ -74,6 +74,8 @@ func (s *Server) handleGetRecord(w http.ResponseWriter, r *http.Request) error {
 // GET answers it (record, kind, source and delivery may be left out: they
 // are not changed), with "force" to store a rollback to a target that is
 // not an earlier production deployment and "reason" for the audit trail.
+// The answer is the record as stored, with a "warning" when the metrics
+// cannot use it as given (an ambiguous SHA).
 func (s *Server) handleEditRecord(w http.ResponseWriter, r *http.Request) error {
 	svc, n, err := s.record(r)
 	if err != nil {
@@ -94,14 +96,14 @@ func (s *Server) handleEditRecord(w http.ResponseWriter, r *http.Request) error 
 	case in.Kind != "" && in.Kind != kind:
 		return valueloop.FieldErrorf("kind", "%q differs from the kind in the path, %q", in.Kind, kind)
 	}
-	rec, err := svc.EditRecord(r.Context(), delivery.Edit{
+	rec, warning, err := svc.EditRecord(r.Context(), delivery.Edit{
 		Record: delivery.Record{Record: n, Kind: kind, Change: in.Change, Deployment: in.Deployment, Incident: in.Incident, Review: in.Review},
 		Force:  in.Force, Actor: tokenOf(r).Name, Reason: in.Reason,
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, rec)
+	writeJSON(w, http.StatusOK, delivery.Edited{Record: rec, Warning: warning})
 	return nil
 }
 

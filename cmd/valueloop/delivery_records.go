@@ -200,6 +200,11 @@ func runRecordShow(ctx context.Context, e *cliEnv, args []string) error {
 	return writeJSONOut(e, r)
 }
 
+// editFlags names an edit's fields as 'delivery record edit' sets them.
+var editFlags = flagFields{fields: map[string]string{
+	"change.sha": "--set sha", "deployment.sha": "--set sha", "incident.causeSha": "--set causeSha",
+}}
+
 func runRecordEdit(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "delivery record edit")
 	cf := addClientFlags(e, fs)
@@ -223,15 +228,16 @@ func runRecordEdit(ctx context.Context, e *cliEnv, args []string) error {
 	if err := applySets(&r, sets); err != nil {
 		return err
 	}
-	out, err := c.EditDeliveryRecord(ctx, r, *force, *reason)
+	out, warning, err := c.EditDeliveryRecord(ctx, r, *force, *reason)
 	if err != nil {
 		return err
 	}
 	if cf.output == "json" {
-		return writeJSONOut(e, out)
+		return writeJSONOut(e, delivery.Edited{Record: out, Warning: warning})
 	}
 	writeRecords(e, kind, []delivery.Record{out})
 	fmt.Fprintf(e.stderr, "Corrected %s record %d.\n", strings.TrimSuffix(kind, "s"), n)
+	warn(e, editFlags, warning)
 	return nil
 }
 

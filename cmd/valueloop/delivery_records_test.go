@@ -274,6 +274,40 @@ func TestIncidentResolveWarnsAmbiguous(t *testing.T) {
 	}
 }
 
+// TestRecordEditWarnsAmbiguous: 'delivery record edit' stores a record
+// whose SHA it sets to an abbreviation several recorded commits share,
+// and warns on stderr as the recording commands do, naming the field by
+// what the user typed (--set sha). Before, the edit was stored silently.
+func TestRecordEditWarnsAmbiguous(t *testing.T) {
+	s, run := serveAmbiguousShop(t)
+	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "abcdef01", "--status", "success", "--at", "2026-02-02T11:00:00Z")
+	run(0, "incident", "open", "--service", "shop", "--id", "inc-1", "--cause-sha", "abcdef01", "--at", "2026-02-02T12:00:00Z")
+	for _, kind := range []string{"deployments", "incidents"} {
+		var list []delivery.Record
+		if err := json.Unmarshal([]byte(run(0, "delivery", "record", "list", kind, "--service", "shop", "--output", "json")), &list); err != nil || len(list) == 0 {
+			t.Fatalf("%s records: %+v %v", kind, list, err)
+		}
+		field := map[string]string{"deployments": "sha", "incidents": "causeSha"}[kind]
+		n := strconv.FormatInt(list[0].Record, 10)
+		code, _, stderr := s.cli(t, s.Admin, "delivery", "record", "edit", kind, n, "--set", field+"=abcdef0", "--reason", "typo")
+		if code != 0 || !strings.Contains(stderr, "warning: --set "+field+" \"abcdef0\" is ambiguous") || !strings.Contains(stderr, "abcdef020000") || !strings.Contains(stderr, "edit it again") {
+			t.Errorf("record edit %s %s --set %s=abcdef0: exit %d, stderr %q; want stored, warned naming both commits", kind, n, field, code, stderr)
+		}
+		if code, _, stderr := s.cli(t, s.Admin, "delivery", "record", "edit", kind, n, "--set", field+"=abcdef02", "--reason", "typo"); code != 0 || strings.Contains(stderr, "warning") {
+			t.Errorf("record edit %s %s --set %s=abcdef02: exit %d, stderr %q; want no warning", kind, n, field, code, stderr)
+		}
+	}
+	run(0, "change", "record", "--service", "shop", "--sha", "1234567", "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T03:00:00Z")
+	var list []delivery.Record
+	if err := json.Unmarshal([]byte(run(0, "delivery", "record", "list", "changes", "--service", "shop", "--id", "1234567", "--output", "json")), &list); err != nil || len(list) != 1 {
+		t.Fatalf("change records: %+v %v", list, err)
+	}
+	n := strconv.FormatInt(list[0].Record, 10)
+	if code, _, stderr := s.cli(t, s.Admin, "delivery", "record", "edit", "changes", n, "--set", "sha=abcdef0", "--reason", "typo"); code != 0 || !strings.Contains(stderr, "warning: --set sha \"abcdef0\" is ambiguous") || !strings.Contains(stderr, "change of its own") {
+		t.Errorf("record edit changes %s --set sha=abcdef0: exit %d, stderr %q; want stored, warned", n, code, stderr)
+	}
+}
+
 // serveAmbiguousShop serves two changes of service shop whose SHAs start
 // with abcdef0, so that the abbreviation names neither.
 func serveAmbiguousShop(t *testing.T) (*testServer, func(want int, args ...string) string) {

@@ -91,21 +91,20 @@ func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 
 // warnReceipt writes the receipt's warning on stderr: the record was
 // stored, but the metrics cannot use it as given (an ambiguous SHA, a
-// pull request a forge recorded otherwise). The
-// warning starts with the field it is about, named here by its flag.
-func warnReceipt(e *cliEnv, ff flagFields, r delivery.Receipt) {
-	if r.Warning == "" {
+// pull request a forge recorded otherwise).
+func warnReceipt(e *cliEnv, ff flagFields, r delivery.Receipt) { warn(e, ff, r.Warning) }
+
+// warn writes w, if any, on stderr, each field it names by its flag.
+func warn(e *cliEnv, ff flagFields, w *delivery.Warning) {
+	if w == nil {
 		return
 	}
-	w := r.Warning
-	if field, rest, ok := strings.Cut(w, " "); ok && ff.fields[field] != "" {
-		w = ff.fields[field] + " " + rest
-	}
-	// The fields it says to give again, "id (…)", are flags here too.
-	for field, flag := range ff.fields {
-		w = strings.ReplaceAll(w, " "+field+" (", " "+flag+" (")
-	}
-	fmt.Fprintf(e.stderr, "warning: %s\n", w)
+	fmt.Fprintf(e.stderr, "warning: %s\n", w.Text(func(field string) string {
+		if flag := ff.fields[field]; flag != "" {
+			return flag
+		}
+		return field
+	}))
 }
 
 func duplicateNote(r delivery.Receipt) string {
