@@ -62,7 +62,7 @@ func aaRun(t *testing.T, seed uint64) rollout.State {
 	}
 	defer pipe.Close()
 	fl := newMemFlags(t, checkoutFlag())
-	eng := rollout.NewEngine(&memRollouts{}, fl, events, nil)
+	eng := rollout.NewEngine(&memRollouts{flags: fl}, fl, events, nil)
 	eng.Now = clk.Now
 	plan := rollout.Plan{
 		Flag: "checkout", Variant: "one-page", Baseline: "classic",
@@ -265,8 +265,9 @@ func (m *memFlags) PutFlag(ctx context.Context, e string, f *valueloop.Flag, ifV
 	return nf.Version, m.swap(next, m.live.Version+1)
 }
 
-// memRollouts is rollout.Store in memory.
+// memRollouts is rollout.Store in memory, over flags.
 type memRollouts struct {
+	flags  *memFlags
 	mu     sync.Mutex
 	rs     []rollout.Rollout
 	events []rollout.Event
@@ -301,6 +302,13 @@ func (s *memRollouts) UpdateRollout(ctx context.Context, r *rollout.Rollout, ev 
 		s.events = append(s.events, *ev)
 	}
 	return nil
+}
+
+func (s *memRollouts) UpdateRolloutIfEnabled(ctx context.Context, r *rollout.Rollout, ev *rollout.Event) (bool, error) {
+	if f := s.flags.Live(r.Environment).Snapshot.Set().Flags[r.Plan.Flag]; f == nil || f.State != valueloop.StateEnabled {
+		return false, nil
+	}
+	return true, s.UpdateRollout(ctx, r, ev)
 }
 
 func (s *memRollouts) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error) {

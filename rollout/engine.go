@@ -28,6 +28,12 @@ type Store interface {
 	// increases r.Version; ECONFLICT otherwise. A non-nil ev is appended to
 	// the history and written to the audit trail.
 	UpdateRollout(ctx context.Context, r *Rollout, ev *Event) error
+	// UpdateRolloutIfEnabled is UpdateRollout made only while r's flag
+	// exists and is enabled in r's environment, read in the same
+	// transaction as the write under the lock the flag's writers take: a
+	// disable cannot land between the check and the write. It reports
+	// false, and stores nothing, when the flag is not enabled.
+	UpdateRolloutIfEnabled(ctx context.Context, r *Rollout, ev *Event) (bool, error)
 	// Rollouts lists rollouts, newest first.
 	Rollouts(ctx context.Context, f Filter) ([]Rollout, error)
 	// RolloutEvents returns the history of a rollout, oldest first.
@@ -443,8 +449,11 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 	if err != nil {
 		return r, err
 	}
-	if err := e.Store.UpdateRollout(ctx, &next, &ev); err != nil {
-		return r, err
+	if stored, err := e.store(ctx, &next, &ev); err != nil || !stored {
+		if err == nil && actor != EngineActor {
+			err = e.refused(ctx, r, k)
+		}
+		return r, err // the engine's: the next tick finds the flag disabled, and pauses
 	}
 	e.notify(next, ev)
 	// Pausing holds the split and completing keeps it; the other
@@ -462,6 +471,37 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 		}
 	}
 	return next, nil
+}
+
+// store stores next, r after a transition, with its history entry ev.
+// A transition that only an enabled flag allows (an advance, a resume, a
+// completion: checkFlag and tick check the flag first) is stored only
+// while it is enabled, read in the write's transaction: a disable, on
+// this node or a peer, landing after the check (while the figures are
+// read, or up to 5 s before this node's live flags show it) would have
+// the step stored, and its split written, for a disabled flag. It reports
+// whether next was stored.
+func (e *Engine) store(ctx context.Context, next *Rollout, ev *Event) (bool, error) {
+	switch ev.Kind {
+	case KindAdvance, KindResume, KindComplete:
+		return e.Store.UpdateRolloutIfEnabled(ctx, next, ev)
+	}
+	return true, e.Store.UpdateRollout(ctx, next, ev)
+}
+
+// refused is the error of a person's transition k of r that was not
+// stored: its flag was disabled or deleted after checkFlag found it
+// enabled, which checkFlag, made sure of now, says.
+func (e *Engine) refused(ctx context.Context, r Rollout, k Kind) error {
+	// Made sure of: a node whose live flags have not seen a peer's
+	// disable yet finds the flag as it was, enabled, without loading it.
+	if err := e.load(ctx); err != nil {
+		return err
+	}
+	if err := e.checkFlag(ctx, &r, k); err != nil {
+		return err
+	}
+	return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot %s: flag %q was disabled in %s meanwhile: check it and try again", r.ID, r.Plan.Flag, k, r.Plan.Flag, r.Environment)
 }
 
 // stepOver reports whether the engine may write its step over r's flag:
@@ -598,6 +638,15 @@ func (e *Engine) lock(ctx context.Context) (context.Context, func(), error) {
 // (flags.Service.Load re-reads the sets whose stored version moved).
 type Loader interface {
 	Load(ctx context.Context) error
+}
+
+// load brings this node's live flags up to date with the store, when
+// its Flags can (Loader).
+func (e *Engine) load(ctx context.Context) error {
+	if l, ok := e.Flags.(Loader); ok {
+		return l.Load(ctx)
+	}
+	return nil
 }
 
 // currentFlag is flag, made sure of when its split is not r's: on several

@@ -58,7 +58,7 @@ func TestEngineReasonsFit(t *testing.T) {
 		}
 	}
 	fl := newMemFlags(t, checkoutFlag())
-	store := &memRollouts{}
+	store := &memRollouts{flags: fl}
 	eng := rollout.NewEngine(store, fl, fixedData{ms, storetest.RecomputeEvents(t, ms, events)}, nil)
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	eng.Now = func() time.Time { return now }

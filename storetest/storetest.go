@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"Hypotheses", testHypotheses},
 		{"Rollouts", testRollouts},
 		{"RolloutsReached", testRolloutsReached},
+		{"RolloutIfEnabled", testRolloutIfEnabled},
 		{"Verdicts", testVerdicts},
 		{"FixedDecisions", testFixedDecisions},
 		{"FixedPlans", testFixedPlans},
