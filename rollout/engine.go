@@ -231,10 +231,8 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 	defer unlock()
 	// Made sure of: the plan is checked against the flag the split is
 	// written over, and this node's live flags may lag a peer's edit.
-	if l, ok := e.Flags.(Loader); ok {
-		if err := l.Load(ctx); err != nil {
-			return nil, err
-		}
+	if err := e.load(ctx); err != nil {
+		return nil, err
 	}
 	live := e.Flags.Live(env)
 	if live == nil {
@@ -512,10 +510,8 @@ func (e *Engine) refused(ctx context.Context, r Rollout, k Kind) error {
 // alone (metadata) is adopted, as the tick adopts one it sees, rather
 // than found at the write and taken for a change of the split there.
 func (e *Engine) stepOver(ctx context.Context, r *Rollout) (bool, error) {
-	if l, ok := e.Flags.(Loader); ok {
-		if err := l.Load(ctx); err != nil {
-			return false, err
-		}
+	if err := e.load(ctx); err != nil {
+		return false, err
 	}
 	f := e.flag(r)
 	switch {
@@ -641,7 +637,8 @@ type Loader interface {
 }
 
 // load brings this node's live flags up to date with the store, when
-// its Flags can (Loader).
+// its Flags can (Loader): the one place the engine asks, rather than each
+// read made sure of.
 func (e *Engine) load(ctx context.Context) error {
 	if l, ok := e.Flags.(Loader); ok {
 		return l.Load(ctx)
@@ -654,19 +651,14 @@ func (e *Engine) load(ctx context.Context) error {
 // live set a moment later, by up to 5 s after a lost notification, and the
 // old split would be taken for a change made outside the rollout.
 func (e *Engine) currentFlag(ctx context.Context, r *Rollout) (*valueloop.Flag, error) {
-	f := e.flag(r)
-	l, ok := e.Flags.(Loader)
-	if !ok {
-		return f, nil
-	}
 	// A disabled flag is made sure of too: a peer may have enabled it, and
 	// this node would pause the rollout (tick) or refuse to resume it.
-	if f != nil && f.State == valueloop.StateEnabled {
+	if f := e.flag(r); f != nil && f.State == valueloop.StateEnabled {
 		if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err == nil && got == Weight(r.Percent) {
 			return f, nil
 		}
 	}
-	if err := l.Load(ctx); err != nil {
+	if err := e.load(ctx); err != nil {
 		return nil, err
 	}
 	return e.flag(r), nil
