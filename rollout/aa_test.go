@@ -12,6 +12,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/evaluation"
+	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
@@ -129,6 +130,11 @@ type memEvents struct {
 
 func (s *memEvents) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
 	return s.metrics, nil
+}
+
+// SplitHistory keeps none: the status shows no StepServed.
+func (s *memEvents) SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error) {
+	return nil, nil
 }
 
 func (s *memEvents) ScanLog(ctx context.Context, env string, since int64, fn func([]byte) error) error {

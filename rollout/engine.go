@@ -14,6 +14,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/cluster"
 	"github.com/valueloop/valueloop/evaluation"
+	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/metric"
 )
@@ -69,10 +70,13 @@ type Flags interface {
 // cells of the randomised users, which the guardrails read, and those of
 // the users served outside the split (dimension metric.OutsideDimension),
 // which count in the users a rollout reached.
+// The flag's split periods (its split history) date the cells: the status
+// reads those of the current step's split (StepServed).
 type Data interface {
 	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
+	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
 }
 
 // reached returns the users per variant of flag that aggs (its cells of
@@ -999,6 +1003,11 @@ type Status struct {
 	// StepMinUsers).
 	StepMinUsers       int64  `json:"stepMinUsers"`
 	StepMinUsersReason string `json:"stepMinUsersReason,omitempty"`
+	// Served is what the flag served the users first exposed since the
+	// current step's split took effect (see StepServed); nil for a
+	// finished rollout, and when the flag's latest split is not the
+	// step's (changed by hand) or its history does not say (StepServedIn).
+	Served *StepServed `json:"served,omitempty"`
 	// Notes say, in words, what the figures leave out: users the flag's
 	// targeting serves a variant outside the split, left out of the
 	// guardrails when their exposures say so (OutsideSplit). Users counts
@@ -1017,7 +1026,11 @@ func (e *Engine) Status(ctx context.Context, env, flag string) (*Status, error) 
 }
 
 func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
-	_, figures, users, err := e.observe(ctx, r)
+	aggs, figures, users, err := e.observe(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	served, err := e.served(ctx, r, aggs)
 	if err != nil {
 		return nil, err
 	}
@@ -1025,7 +1038,7 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{Rollout: *r, Users: users, Guardrails: figures, History: hist}
+	st := &Status{Rollout: *r, Users: users, Guardrails: figures, Served: served, History: hist}
 	if st.Guardrails == nil {
 		st.Guardrails = []GuardrailResult{}
 	}
@@ -1058,6 +1071,23 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 		}
 	}
 	return st, nil
+}
+
+// served reads what the flag served in active r's current step
+// (StepServed), from aggs, its cells of randomised users.
+func (e *Engine) served(ctx context.Context, r *Rollout, aggs []metric.Aggregate) (*StepServed, error) {
+	if !r.State.Active() {
+		return nil, nil
+	}
+	periods, err := e.Data.SplitHistory(ctx, r.Environment, r.Plan.Flag)
+	if err != nil || len(periods) == 0 {
+		return nil, err
+	}
+	outside, err := e.Data.DimensionAggregates(ctx, r.Environment, r.Plan.Flag, metric.OutsideDimension)
+	if err != nil {
+		return nil, err
+	}
+	return StepServedIn(*r, periods[len(periods)-1], aggs, outside), nil
 }
 
 // List returns rollouts, newest first.

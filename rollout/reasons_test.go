@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
@@ -26,6 +27,11 @@ func (d fixedData) Aggregates(context.Context, string, string) ([]metric.Aggrega
 	return d.aggs, nil
 }
 func (d fixedData) DimensionAggregates(context.Context, string, string, string) ([]metric.Aggregate, error) {
+	return nil, nil
+}
+
+// SplitHistory keeps none: the status shows no StepServed.
+func (d fixedData) SplitHistory(context.Context, string, string) ([]experiment.SplitPeriod, error) {
 	return nil, nil
 }
 

@@ -554,6 +554,28 @@ func TestRolloutStatusShowsAHold(t *testing.T) {
 	}
 }
 
+// TestRolloutStatusShowsWhatTheStepServed: rollout status says what the
+// step's split served the users new since it took effect, against the
+// step's percentage, and those served outside it; without the figures
+// (the split changed by hand) there is no such line.
+func TestRolloutStatusShowsWhatTheStepServed(t *testing.T) {
+	pct := 9.8
+	st := &rollout.Status{Rollout: rollout.Rollout{ID: 3, Environment: "production", State: rollout.Running, Percent: 10,
+		Plan: rollout.Plan{Flag: "checkout", Variant: "one-page", Baseline: "classic", Steps: []rollout.Step{{Percent: 10}, {Percent: 100}}}},
+		Served: &rollout.StepServed{Since: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), SplitUsers: 1000, VariantUsers: 98, Percent: &pct, OutsideUsers: 2}}
+	var out strings.Builder
+	writeRolloutStatus(&out, st)
+	if want := "  served    9.8% one-page of 1,000 new users drawn by the split since 2026-11-23 10:00 UTC (step: 10%); 2 users served outside it\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("status lacks %q:\n%s", want, out.String())
+	}
+	st.Served = nil
+	out.Reset()
+	writeRolloutStatus(&out, st)
+	if strings.Contains(out.String(), "served ") {
+		t.Errorf("a status without the figures shows them:\n%s", out.String())
+	}
+}
+
 // TestHeldRolloutShownEverywhere: a real server whose rollout's 5% step
 // has outlived its second without a user in its guardrail says so in the
 // API's status, in rollout status and on the dashboard's rollout pages,
