@@ -12,6 +12,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/evaluation"
+	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
@@ -62,7 +63,7 @@ func aaRun(t *testing.T, seed uint64) rollout.State {
 	}
 	defer pipe.Close()
 	fl := newMemFlags(t, checkoutFlag())
-	eng := rollout.NewEngine(&memRollouts{}, fl, events, nil)
+	eng := rollout.NewEngine(&memRollouts{flags: fl}, fl, events, nil)
 	eng.Now = clk.Now
 	plan := rollout.Plan{
 		Flag: "checkout", Variant: "one-page", Baseline: "classic",
@@ -129,6 +130,11 @@ type memEvents struct {
 
 func (s *memEvents) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
 	return s.metrics, nil
+}
+
+// SplitHistory keeps none: the status shows no StepServed.
+func (s *memEvents) SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error) {
+	return nil, nil
 }
 
 func (s *memEvents) ScanLog(ctx context.Context, env string, since int64, fn func([]byte) error) error {
@@ -265,8 +271,9 @@ func (m *memFlags) PutFlag(ctx context.Context, e string, f *valueloop.Flag, ifV
 	return nf.Version, m.swap(next, m.live.Version+1)
 }
 
-// memRollouts is rollout.Store in memory.
+// memRollouts is rollout.Store in memory, over flags.
 type memRollouts struct {
+	flags  *memFlags
 	mu     sync.Mutex
 	rs     []rollout.Rollout
 	events []rollout.Event
@@ -301,6 +308,13 @@ func (s *memRollouts) UpdateRollout(ctx context.Context, r *rollout.Rollout, ev 
 		s.events = append(s.events, *ev)
 	}
 	return nil
+}
+
+func (s *memRollouts) UpdateRolloutIfEnabled(ctx context.Context, r *rollout.Rollout, ev *rollout.Event) (bool, error) {
+	if f := s.flags.Live(r.Environment).Snapshot.Set().Flags[r.Plan.Flag]; f == nil || f.State != valueloop.StateEnabled {
+		return false, nil
+	}
+	return true, s.UpdateRollout(ctx, r, ev)
 }
 
 func (s *memRollouts) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error) {

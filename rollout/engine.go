@@ -14,6 +14,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/cluster"
 	"github.com/valueloop/valueloop/evaluation"
+	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/metric"
 )
@@ -28,6 +29,12 @@ type Store interface {
 	// increases r.Version; ECONFLICT otherwise. A non-nil ev is appended to
 	// the history and written to the audit trail.
 	UpdateRollout(ctx context.Context, r *Rollout, ev *Event) error
+	// UpdateRolloutIfEnabled is UpdateRollout made only while r's flag
+	// exists and is enabled in r's environment, read in the same
+	// transaction as the write under the lock the flag's writers take: a
+	// disable cannot land between the check and the write. It reports
+	// false, and stores nothing, when the flag is not enabled.
+	UpdateRolloutIfEnabled(ctx context.Context, r *Rollout, ev *Event) (bool, error)
 	// Rollouts lists rollouts, newest first.
 	Rollouts(ctx context.Context, f Filter) ([]Rollout, error)
 	// CountRollouts counts the rollouts f selects (its Limit and Offset
@@ -72,10 +79,13 @@ type Flags interface {
 // cells of the randomised users, which the guardrails read, and those of
 // the users served outside the split (dimension metric.OutsideDimension),
 // which count in the users a rollout reached.
+// The flag's split periods (its split history) date the cells: the status
+// reads those of the current step's split (StepServed).
 type Data interface {
 	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
+	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
 }
 
 // reached returns the users per variant of flag that aggs (its cells of
@@ -234,10 +244,8 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 	defer unlock()
 	// Made sure of: the plan is checked against the flag the split is
 	// written over, and this node's live flags may lag a peer's edit.
-	if l, ok := e.Flags.(Loader); ok {
-		if err := l.Load(ctx); err != nil {
-			return nil, err
-		}
+	if err := e.load(ctx); err != nil {
+		return nil, err
 	}
 	live := e.Flags.Live(env)
 	if live == nil {
@@ -452,8 +460,11 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 	if err != nil {
 		return r, err
 	}
-	if err := e.Store.UpdateRollout(ctx, &next, &ev); err != nil {
-		return r, err
+	if stored, err := e.store(ctx, &next, &ev); err != nil || !stored {
+		if err == nil && actor != EngineActor {
+			err = e.refused(ctx, r, k)
+		}
+		return r, err // the engine's: the next tick finds the flag disabled, and pauses
 	}
 	e.notify(next, ev)
 	// Pausing holds the split and completing keeps it; the other
@@ -473,6 +484,37 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 	return next, nil
 }
 
+// store stores next, r after a transition, with its history entry ev.
+// A transition that only an enabled flag allows (an advance, a resume, a
+// completion: checkFlag and tick check the flag first) is stored only
+// while it is enabled, read in the write's transaction: a disable, on
+// this node or a peer, landing after the check (while the figures are
+// read, or up to 5 s before this node's live flags show it) would have
+// the step stored, and its split written, for a disabled flag. It reports
+// whether next was stored.
+func (e *Engine) store(ctx context.Context, next *Rollout, ev *Event) (bool, error) {
+	switch ev.Kind {
+	case KindAdvance, KindResume, KindComplete:
+		return e.Store.UpdateRolloutIfEnabled(ctx, next, ev)
+	}
+	return true, e.Store.UpdateRollout(ctx, next, ev)
+}
+
+// refused is the error of a person's transition k of r that was not
+// stored: its flag was disabled or deleted after checkFlag found it
+// enabled, which checkFlag, made sure of now, says.
+func (e *Engine) refused(ctx context.Context, r Rollout, k Kind) error {
+	// Made sure of: a node whose live flags have not seen a peer's
+	// disable yet finds the flag as it was, enabled, without loading it.
+	if err := e.load(ctx); err != nil {
+		return err
+	}
+	if err := e.checkFlag(ctx, &r, k); err != nil {
+		return err
+	}
+	return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot %s: flag %q was disabled in %s meanwhile: check it and try again", r.ID, r.Plan.Flag, k, r.Plan.Flag, r.Environment)
+}
+
 // stepOver reports whether the engine may write its step over r's flag:
 // the flag is as the tick found it. An edit since (while the tick read the
 // figures) is not stepped over; the next tick finds it and pauses, saying
@@ -481,10 +523,8 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 // alone (metadata) is adopted, as the tick adopts one it sees, rather
 // than found at the write and taken for a change of the split there.
 func (e *Engine) stepOver(ctx context.Context, r *Rollout) (bool, error) {
-	if l, ok := e.Flags.(Loader); ok {
-		if err := l.Load(ctx); err != nil {
-			return false, err
-		}
+	if err := e.load(ctx); err != nil {
+		return false, err
 	}
 	f := e.flag(r)
 	switch {
@@ -609,24 +649,29 @@ type Loader interface {
 	Load(ctx context.Context) error
 }
 
+// load brings this node's live flags up to date with the store, when
+// its Flags can (Loader): the one place the engine asks, rather than each
+// read made sure of.
+func (e *Engine) load(ctx context.Context) error {
+	if l, ok := e.Flags.(Loader); ok {
+		return l.Load(ctx)
+	}
+	return nil
+}
+
 // currentFlag is flag, made sure of when its split is not r's: on several
 // nodes, a peer's step (an advance through its API) reaches this node's
 // live set a moment later, by up to 5 s after a lost notification, and the
 // old split would be taken for a change made outside the rollout.
 func (e *Engine) currentFlag(ctx context.Context, r *Rollout) (*valueloop.Flag, error) {
-	f := e.flag(r)
-	l, ok := e.Flags.(Loader)
-	if !ok {
-		return f, nil
-	}
 	// A disabled flag is made sure of too: a peer may have enabled it, and
 	// this node would pause the rollout (tick) or refuse to resume it.
-	if f != nil && f.State == valueloop.StateEnabled {
+	if f := e.flag(r); f != nil && f.State == valueloop.StateEnabled {
 		if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err == nil && got == Weight(r.Percent) {
 			return f, nil
 		}
 	}
-	if err := l.Load(ctx); err != nil {
+	if err := e.load(ctx); err != nil {
 		return nil, err
 	}
 	return e.flag(r), nil
@@ -967,6 +1012,11 @@ type Status struct {
 	// StepMinUsers).
 	StepMinUsers       int64  `json:"stepMinUsers"`
 	StepMinUsersReason string `json:"stepMinUsersReason,omitempty"`
+	// Served is what the flag served the users first exposed since the
+	// current step's split took effect (see StepServed); nil for a
+	// finished rollout, and when the flag's latest split is not the
+	// step's (changed by hand) or its history does not say (StepServedIn).
+	Served *StepServed `json:"served,omitempty"`
 	// Notes say, in words, what the figures leave out: users the flag's
 	// targeting serves a variant outside the split, left out of the
 	// guardrails when their exposures say so (OutsideSplit). Users counts
@@ -985,7 +1035,11 @@ func (e *Engine) Status(ctx context.Context, env, flag string) (*Status, error) 
 }
 
 func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
-	_, figures, users, err := e.observe(ctx, r)
+	aggs, figures, users, err := e.observe(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	served, err := e.served(ctx, r, aggs)
 	if err != nil {
 		return nil, err
 	}
@@ -993,7 +1047,7 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{Rollout: *r, Users: users, Guardrails: figures, History: hist}
+	st := &Status{Rollout: *r, Users: users, Guardrails: figures, Served: served, History: hist}
 	if st.Guardrails == nil {
 		st.Guardrails = []GuardrailResult{}
 	}
@@ -1026,6 +1080,23 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 		}
 	}
 	return st, nil
+}
+
+// served reads what the flag served in active r's current step
+// (StepServed), from aggs, its cells of randomised users.
+func (e *Engine) served(ctx context.Context, r *Rollout, aggs []metric.Aggregate) (*StepServed, error) {
+	if !r.State.Active() {
+		return nil, nil
+	}
+	periods, err := e.Data.SplitHistory(ctx, r.Environment, r.Plan.Flag)
+	if err != nil || len(periods) == 0 {
+		return nil, err
+	}
+	outside, err := e.Data.DimensionAggregates(ctx, r.Environment, r.Plan.Flag, metric.OutsideDimension)
+	if err != nil {
+		return nil, err
+	}
+	return StepServedIn(*r, periods[len(periods)-1], aggs, outside), nil
 }
 
 // List returns rollouts, newest first.

@@ -31,7 +31,7 @@ func TestStaffOutsideSplitLeftOutOfGuardrails(t *testing.T) {
 	f := checkoutFlag()
 	f.Targeting = json.RawMessage(`{"if":[{"ends_with":[{"var":"email"},"@staff"]},"one-page",{"fractional":[["classic",100]]}]}`)
 	fl := newMemFlags(t, f)
-	eng := rollout.NewEngine(&memRollouts{}, fl, events, nil)
+	eng := rollout.NewEngine(&memRollouts{flags: fl}, fl, events, nil)
 	eng.Now = clk.Now
 	plan := rollout.Plan{
 		Flag: "checkout", Variant: "one-page", Baseline: "classic",

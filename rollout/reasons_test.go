@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
@@ -26,6 +27,11 @@ func (d fixedData) Aggregates(context.Context, string, string) ([]metric.Aggrega
 	return d.aggs, nil
 }
 func (d fixedData) DimensionAggregates(context.Context, string, string, string) ([]metric.Aggregate, error) {
+	return nil, nil
+}
+
+// SplitHistory keeps none: the status shows no StepServed.
+func (d fixedData) SplitHistory(context.Context, string, string) ([]experiment.SplitPeriod, error) {
 	return nil, nil
 }
 
@@ -58,7 +64,7 @@ func TestEngineReasonsFit(t *testing.T) {
 		}
 	}
 	fl := newMemFlags(t, checkoutFlag())
-	store := &memRollouts{}
+	store := &memRollouts{flags: fl}
 	eng := rollout.NewEngine(store, fl, fixedData{ms, storetest.RecomputeEvents(t, ms, events)}, nil)
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	eng.Now = func() time.Time { return now }

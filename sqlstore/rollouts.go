@@ -60,7 +60,28 @@ func (s *Store) CreateRollout(ctx context.Context, r *rollout.Rollout, ev *rollo
 // increases it; ECONFLICT when someone changed the rollout meanwhile. A
 // non-nil ev is appended to the history and audited at its time.
 func (s *Store) UpdateRollout(ctx context.Context, r *rollout.Rollout, ev *rollout.Event) error {
-	return s.write(ctx, func(tx Tx) error {
+	_, err := s.updateRollout(ctx, r, ev, false)
+	return err
+}
+
+// UpdateRolloutIfEnabled is UpdateRollout made only while r's flag exists
+// and is enabled in r's environment: false, and nothing stored, otherwise.
+// The flag is read in the write's transaction after the environment's row
+// lock, the one every writer of its flags takes first (PutFlagOver,
+// DeleteFlag, ReplaceFlagSet), so no disable commits between the read and
+// the write.
+func (s *Store) UpdateRolloutIfEnabled(ctx context.Context, r *rollout.Rollout, ev *rollout.Event) (bool, error) {
+	return s.updateRollout(ctx, r, ev, true)
+}
+
+func (s *Store) updateRollout(ctx context.Context, r *rollout.Rollout, ev *rollout.Event, ifEnabled bool) (stored bool, err error) {
+	err = s.write(ctx, func(tx Tx) error {
+		stored = false
+		if ifEnabled {
+			if on, err := s.flagEnabled(ctx, tx, r.Environment, r.Plan.Flag); err != nil || !on {
+				return err
+			}
+		}
 		var state string
 		var step, version int64
 		var percent float64
@@ -96,8 +117,36 @@ func (s *Store) UpdateRollout(ctx context.Context, r *rollout.Rollout, ev *rollo
 			}
 		}
 		r.Version = version + 1
+		stored = true
 		return nil
 	})
+	return stored, err
+}
+
+// flagEnabled reports whether flag exists and is enabled in env, holding
+// env's row lock for the rest of tx.
+func (s *Store) flagEnabled(ctx context.Context, tx Tx, env, flag string) (bool, error) {
+	var version int64
+	err := tx.QueryRow(ctx, `SELECT version FROM environments WHERE key = ?`+s.o.D.ForUpdate, env).Scan(&version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("%s: lock environment %s: %w", s.o.D.Name, env, err)
+	}
+	var def string
+	err = tx.QueryRow(ctx, `SELECT definition FROM flags WHERE environment = ? AND key = ?`, env, flag).Scan(&def)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("%s: read flag %s/%s: %w", s.o.D.Name, env, flag, err)
+	}
+	var f struct {
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(def), &f); err != nil {
+		return false, fmt.Errorf("%s: flag %s/%s: %w", s.o.D.Name, env, flag, err)
+	}
+	return f.State == valueloop.StateEnabled, nil
 }
 
 // eventTime is when a rollout's transition is audited: the time of its

@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"Rollouts", testRollouts},
 		{"RolloutPages", testRolloutPages},
 		{"RolloutsReached", testRolloutsReached},
+		{"RolloutIfEnabled", testRolloutIfEnabled},
 		{"Verdicts", testVerdicts},
 		{"FixedDecisions", testFixedDecisions},
 		{"FixedPlans", testFixedPlans},

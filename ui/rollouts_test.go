@@ -69,3 +69,38 @@ func TestRolloutPageUsersLine(t *testing.T) {
 		})
 	}
 }
+
+// TestRolloutPageServedLine: the rollout page says what the step's split
+// served the users new since it took effect, against the step's
+// percentage, and those served outside it; a status without the figures
+// (the split changed by hand) has no such line.
+func TestRolloutPageServedLine(t *testing.T) {
+	u := &UI{Now: time.Now}
+	if err := u.parseTemplates(); err != nil {
+		t.Fatal(err)
+	}
+	pct := 4.8
+	since := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, want string
+		served     *rollout.StepServed
+	}{
+		{"served", `Served in this step: <strong>4.8%</strong> on of 1,000 new users drawn by the split since <time datetime="2026-11-23T10:00:00Z">`,
+			&rollout.StepServed{Since: since, SplitUsers: 1000, VariantUsers: 48, Percent: &pct, OutsideUsers: 3}},
+		{"outside", `, against the step's 5%; 3 users served outside it.`, &rollout.StepServed{Since: since, SplitUsers: 1000, VariantUsers: 48, Percent: &pct, OutsideUsers: 3}},
+		{"nobody yet", `Served in this step: no new user drawn by the split since`, &rollout.StepServed{Since: since}},
+		{"no figures", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &rollout.Status{Rollout: rollout.Rollout{State: rollout.Running, Percent: 5, StartedBy: "alice", StartedAt: time.Now().Add(-time.Minute),
+				Plan: rollout.Plan{Flag: "greet", Variant: "on", Baseline: "off", Steps: []rollout.Step{{Percent: 5}, {Percent: 100}}}}, Served: tc.served}
+			var b strings.Builder
+			if err := u.pages["rollout"].ExecuteTemplate(&b, "content", page{Data: rolloutData{Status: st}}); err != nil {
+				t.Fatal(err)
+			}
+			if got := b.String(); tc.want == "" && strings.Contains(got, `id="served"`) || !strings.Contains(got, tc.want) {
+				t.Errorf("the rollout page, want %q:\n%s", tc.want, got)
+			}
+		})
+	}
+}

@@ -412,6 +412,9 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	if r.State.Active() {
 		fmt.Fprintf(w, "  step min  %s new users of %s (%s)\n", valueloop.GroupDigits(int64(st.StepMinUsers)), r.Plan.Variant, st.StepMinUsersReason)
 	}
+	if st.Served != nil {
+		fmt.Fprintf(w, "  served    %s\n", servedLine(r, st.Served))
+	}
 	variants := make([]string, 0, len(st.Users))
 	for v := range st.Users {
 		variants = append(variants, v)
@@ -437,6 +440,28 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 		}
 		tw.Flush()
 	}
+}
+
+// servedLine says what the step's split served the users first exposed
+// since it took effect, against the step's percentage: users, not
+// evaluations (rollout.StepServed).
+func servedLine(r rollout.Rollout, s *rollout.StepServed) string {
+	since := "since the flag began"
+	if !s.Since.IsZero() {
+		since = "since " + s.Since.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	line := fmt.Sprintf("no new user drawn by the split %s (step: %s%%)", since, roPct(r.Percent))
+	if s.Percent != nil {
+		line = fmt.Sprintf("%s%% %s of %s new users drawn by the split %s (step: %s%%)",
+			roPct(*s.Percent), r.Plan.Variant, valueloop.GroupDigits(s.SplitUsers), since, roPct(r.Percent))
+	}
+	if s.OutsideUsers > 0 {
+		line += "; " + valueloop.Count(s.OutsideUsers, "user") + " served outside it"
+	}
+	if s.Ruled {
+		line += "; a targeting rule may serve these variants too"
+	}
+	return line
 }
 
 // writeGuardrails draws the guardrail table of a rollout's status, its

@@ -541,17 +541,38 @@ func TestRolloutStatusShowsAHold(t *testing.T) {
 		Plan: rollout.Plan{Flag: "checkout", Variant: "one-page", Baseline: "classic", Steps: []rollout.Step{{Percent: 5}, {Percent: 100}}}},
 		Held: &rollout.Hold{Since: since, Reason: "step 1 of 2 (5%) has lasted its 1h but holds until each guardrail has 100 users in each variant: error-rate has 40 in classic and 3 in one-page",
 			Guardrails: []rollout.HeldGuardrail{{Metric: "error-rate", BaselineUsers: 40, VariantUsers: 3, Needs: 100}}}}
+	statusLine(t, st, "  HELD      since 2026-11-23 10:00 UTC: step 1 of 2 (5%) has lasted its 1h but holds until each guardrail has 100 users in each variant: error-rate has 40 in classic and 3 in one-page\n",
+		func() { st.Held = nil }, "HELD")
+}
+
+// statusLine checks that rollout status of st writes want and, once
+// undo has taken away what it shows, nothing holding absent.
+func statusLine(t *testing.T, st *rollout.Status, want string, undo func(), absent string) {
+	t.Helper()
 	var out strings.Builder
 	writeRolloutStatus(&out, st)
-	if want := "  HELD      since 2026-11-23 10:00 UTC: step 1 of 2 (5%) has lasted its 1h but holds until each guardrail has 100 users in each variant: error-rate has 40 in classic and 3 in one-page\n"; !strings.Contains(out.String(), want) {
+	if !strings.Contains(out.String(), want) {
 		t.Errorf("status lacks %q:\n%s", want, out.String())
 	}
-	st.Held = nil
+	undo()
 	out.Reset()
 	writeRolloutStatus(&out, st)
-	if strings.Contains(out.String(), "HELD") {
-		t.Errorf("a rollout not held shows a hold:\n%s", out.String())
+	if strings.Contains(out.String(), absent) {
+		t.Errorf("status without it still shows %q:\n%s", absent, out.String())
 	}
+}
+
+// TestRolloutStatusShowsWhatTheStepServed: rollout status says what the
+// step's split served the users new since it took effect, against the
+// step's percentage, and those served outside it; without the figures
+// (the split changed by hand) there is no such line.
+func TestRolloutStatusShowsWhatTheStepServed(t *testing.T) {
+	pct := 9.8
+	st := &rollout.Status{Rollout: rollout.Rollout{ID: 3, Environment: "production", State: rollout.Running, Percent: 10,
+		Plan: rollout.Plan{Flag: "checkout", Variant: "one-page", Baseline: "classic", Steps: []rollout.Step{{Percent: 10}, {Percent: 100}}}},
+		Served: &rollout.StepServed{Since: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), SplitUsers: 1000, VariantUsers: 98, Percent: &pct, OutsideUsers: 2}}
+	statusLine(t, st, "  served    9.8% one-page of 1,000 new users drawn by the split since 2026-11-23 10:00 UTC (step: 10%); 2 users served outside it\n",
+		func() { st.Served = nil }, "served ")
 }
 
 // TestHeldRolloutShownEverywhere: a real server whose rollout's 5% step
