@@ -232,6 +232,9 @@ func (e *cliEnv) parseFlags(fs *flag.FlagSet, args []string) error {
 	if help {
 		return err
 	}
+	if err := choiceError(fs); err != nil {
+		return err
+	}
 	return &usageError{msg: fmt.Sprintf("%s: %v%s", fs.Name(), err, flagSuggestion(fs, err)), help: fs.Name()}
 }
 
