@@ -39,12 +39,12 @@ func addMetricFlags(fs *flag.FlagSet) *metricFlags {
 	f.kind = choice(fs, "kind", "", "`KIND`: conversion, count, sum, mean, ratio or quantile", string(metric.Conversion), string(metric.Count),
 		string(metric.Sum), string(metric.Mean), string(metric.Ratio), string(metric.Quantile))
 	floatVar(fs, &f.m.Quantile, "quantile", 0, "quantile: which one, in (0, 1), e.g. 0.99 for p99")
-	choiceVar(fs, &f.m.Over, "over", "", "quantile: of the users' mean values (user, the default) or of all events' values (event)", metric.OverUser, metric.OverEvent)
+	choiceVar(fs, &f.m.Over, "over", "", "quantile: over `WHAT`: user (the users' mean values, the default) or event (all events' values)", metric.OverUser, metric.OverEvent)
 	fs.StringVar(&f.m.Event, "event", "", "tracking event measured (a ratio's numerator)")
-	choiceVar(fs, &f.m.Aggregate, "aggregate", "", "ratio numerator: sum (default) or count", "sum", "count")
+	choiceVar(fs, &f.m.Aggregate, "aggregate", "", "ratio numerator's `AGGREGATE`: sum (default) or count", "sum", "count")
 	f.denEvent = fs.String("denominator-event", "", "ratio: tracking event of the denominator")
-	f.denAgg = choice(fs, "denominator-aggregate", "", "ratio denominator: count (default) or sum", "count", "sum")
-	f.direction = choice(fs, "direction", "higher", "higher or lower: which way is better", string(metric.HigherIsBetter), string(metric.LowerIsBetter))
+	f.denAgg = choice(fs, "denominator-aggregate", "", "ratio denominator's `AGGREGATE`: count (default) or sum", "count", "sum")
+	f.direction = choice(fs, "direction", "higher", "`DIRECTION` that is better: higher or lower", string(metric.HigherIsBetter), string(metric.LowerIsBetter))
 	f.window = fs.String("window", "", "count only events within this time after first exposure, e.g. 7d or 36h")
 	fs.Var(&f.capv, "cap", "cap every per-user value at this number")
 	return f

@@ -221,6 +221,9 @@ func (e *cliEnv) parseFlags(fs *flag.FlagSet, args []string) error {
 		return nil
 	}
 	help := errors.Is(err, flag.ErrHelp)
+	if err := choiceError(fs); err != nil {
+		return err // it lists the words the option takes: no help needed
+	}
 	switch {
 	case help && e.onHelp != nil:
 		e.onHelp(fs)
@@ -230,9 +233,6 @@ func (e *cliEnv) parseFlags(fs *flag.FlagSet, args []string) error {
 		e.writeHelp(e.stderr, fs)
 	}
 	if help {
-		return err
-	}
-	if err := choiceError(fs); err != nil {
 		return err
 	}
 	return &usageError{msg: fmt.Sprintf("%s: %v%s", fs.Name(), err, flagSuggestion(fs, err)), help: fs.Name()}
