@@ -52,6 +52,6 @@ func AnalyseVerdicts(s *Service, ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, _, err = s.factsOf(ctx, needs(items, s.production(), needAnalysis))
+	_, err = s.factsOf(ctx, needs(items, s.production(), needAnalysis))
 	return err
 }

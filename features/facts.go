@@ -59,11 +59,21 @@ func (s *Service) factsTTL() time.Duration {
 // every flag. Flags never read are read now; with the service open, stale
 // ones are served and refreshed behind the request, else read now too.
 func (s *Service) flagFacts(ctx context.Context, items []value.Item) (map[flagKey]*flagFacts, map[flagKey]Sighting, error) {
-	return s.factsOf(ctx, needs(items, s.production(), needSRM))
+	facts, err := s.factsOf(ctx, needs(items, s.production(), needSRM))
+	if err != nil {
+		return nil, nil, err
+	}
+	seen, err := s.sightings(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return facts, seen, nil
 }
 
-// factsOf is flagFacts of the flags wanted, as much as each is wanted.
-func (s *Service) factsOf(ctx context.Context, wanted map[flagKey]need) (map[flagKey]*flagFacts, map[flagKey]Sighting, error) {
+// factsOf is flagFacts of the flags wanted, as much as each is wanted,
+// without the sightings: the progress and flow that only mark mismatches
+// (markMismatches) have no use for every flag's.
+func (s *Service) factsOf(ctx context.Context, wanted map[flagKey]need) (map[flagKey]*flagFacts, error) {
 	now, ttl := s.Now(), s.factsTTL()
 	background := s.cancel != nil
 	out := make(map[flagKey]*flagFacts, len(wanted))
@@ -80,33 +90,47 @@ func (s *Service) factsOf(ctx context.Context, wanted map[flagKey]need) (map[fla
 		x.used, out[k] = true, x
 		stale = stale || old
 	}
-	seen, gen := s.facts.sightings, s.facts.gen
-	oldSightings := seen == nil || now.Sub(s.facts.sightingsAt) > ttl
+	gen := s.facts.gen
 	s.factsMu.Unlock()
-	if seen == nil || (oldSightings && !background) {
-		var err error
-		if seen, err = s.readSightings(ctx, gen); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		stale = stale || oldSightings
-	}
 	ev := s.newRequestEvidence(needOf(wanted, missing))
 	for _, k := range missing {
 		x, err := s.readFacts(ctx, ev, k, wanted[k])
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		x.used, out[k] = true, x
 		s.keepFacts(gen, k, x)
 	}
 	if stale {
-		select {
-		case s.refresh <- struct{}{}:
-		default:
-		}
+		s.refreshSoon()
 	}
-	return out, seen, nil
+	return out, nil
+}
+
+// sightings is every flag's sighting, as factsOf serves facts: read now
+// when never read (or stale with no service to refresh it), else served
+// and, when stale, refreshed behind the request.
+func (s *Service) sightings(ctx context.Context) (map[flagKey]Sighting, error) {
+	now, ttl := s.Now(), s.factsTTL()
+	s.factsMu.Lock()
+	seen, gen := s.facts.sightings, s.facts.gen
+	old := seen == nil || now.Sub(s.facts.sightingsAt) > ttl
+	s.factsMu.Unlock()
+	if seen == nil || (old && s.cancel == nil) {
+		return s.readSightings(ctx, gen)
+	}
+	if old {
+		s.refreshSoon()
+	}
+	return seen, nil
+}
+
+// refreshSoon asks the refresher to run unless it has been asked already.
+func (s *Service) refreshSoon() {
+	select {
+	case s.refresh <- struct{}{}:
+	default:
+	}
 }
 
 // needOf is wanted of the keys given only.

@@ -220,7 +220,7 @@ func (s *Service) markMismatches(ctx context.Context, items []value.Item, valida
 	if len(wanted) == 0 {
 		return nil
 	}
-	facts, _, err := s.factsOf(ctx, wanted)
+	facts, err := s.factsOf(ctx, wanted)
 	if err != nil {
 		return err
 	}
@@ -258,8 +258,12 @@ type requestEvidence struct {
 	batch map[string][]string
 	users map[string]map[string][]metric.Aggregate
 	// wanted lists, by environment, the flags whose hypotheses are read
-	// at once; hypotheses holds them, by flag, once read.
+	// at once; hypotheses holds them, by flag, once read. want is what
+	// each flag is wanted for, which tells whether a flag is in either
+	// list without scanning it (a scan per flag read is quadratic in
+	// the flags of a request).
 	wanted     map[string][]string
+	want       map[flagKey]need
 	hypotheses map[string]map[string]*experiment.Hypothesis
 	// splits holds the split histories of every flag, by environment,
 	// once read.
@@ -281,7 +285,7 @@ const (
 func (s *Service) newRequestEvidence(wanted map[flagKey]need) *requestEvidence {
 	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}, batch: map[string][]string{},
 		users: map[string]map[string][]metric.Aggregate{}, wanted: map[string][]string{}, hypotheses: map[string]map[string]*experiment.Hypothesis{},
-		splits: map[string]map[string][]experiment.SplitPeriod{}}
+		splits: map[string]map[string][]experiment.SplitPeriod{}, want: wanted}
 	for k, n := range wanted {
 		ev.wanted[k.env] = append(ev.wanted[k.env], k.flag)
 		if n == needSRM {
@@ -302,7 +306,7 @@ func (s *Service) newRequestEvidence(wanted map[flagKey]need) *requestEvidence {
 // and flag, so that such a read would scan every cell of every flag in it.
 func (r *requestEvidence) userCells(ctx context.Context, k flagKey) ([]metric.Aggregate, error) {
 	flags, ok := r.batch[k.env]
-	if !ok || !slices.Contains(flags, k.flag) {
+	if !ok || r.want[k] != needSRM {
 		return r.UserAggregates(ctx, k.env, k.flag)
 	}
 	byFlag, ok := r.users[k.env]
@@ -326,8 +330,7 @@ func (r *requestEvidence) userCells(ctx context.Context, k flagKey) ([]metric.Ag
 // read of the hypotheses of the flags wanted of its environment: a query
 // per flag cost far more than its one row.
 func (r *requestEvidence) hypothesis(ctx context.Context, k flagKey) (*experiment.Hypothesis, error) {
-	flags := r.wanted[k.env]
-	if !slices.Contains(flags, k.flag) {
+	if _, ok := r.want[k]; !ok {
 		h, err := r.Hypothesis(ctx, k.env, k.flag)
 		if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
 			return nil, nil
@@ -336,6 +339,7 @@ func (r *requestEvidence) hypothesis(ctx context.Context, k flagKey) (*experimen
 	}
 	byFlag, ok := r.hypotheses[k.env]
 	if !ok {
+		flags := r.wanted[k.env]
 		byFlag = make(map[string]*experiment.Hypothesis, len(flags))
 		for chunk := range slices.Chunk(flags, batchMax) {
 			hs, err := r.Hypotheses(ctx, k.env, chunk...)

@@ -72,7 +72,11 @@ func TestNextSampleRatioMismatch(t *testing.T) {
 		t.Errorf("after the mismatch: %d validated, %d mismatched, %d measured, effect %v; want 0, 1, 0, 1", v, m, x, e)
 	}
 	// objective show and flow --objective leave it out of the progress
-	// as next does, and say so.
+	// as next does, and say so, reading the verdicts' flags only: not
+	// every flag's sighting, which they do not show.
+	svc.Forget()
+	counted := &sightingCounter{Store: svc.Store}
+	svc.Store = counted
 	progress, err := svc.Progress(ctx, "o")
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +84,9 @@ func TestNextSampleRatioMismatch(t *testing.T) {
 	flow, err := svc.Flow(ctx, features.FlowOptions{Objective: "o"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if counted.n != 0 {
+		t.Errorf("objective show and flow read every flag's sightings %d times; want none", counted.n)
 	}
 	n, err := svc.Next(ctx, features.NextOptions{})
 	if err != nil {
@@ -108,6 +115,17 @@ func TestNextSampleRatioMismatch(t *testing.T) {
 	if ls, _ := db.Lifecycles(ctx); ls["a"].Stage != "validated" {
 		t.Errorf("feature a is %s, want validated still (the decision was taken)", ls["a"].Stage)
 	}
+}
+
+// sightingCounter counts the reads of every flag's sightings.
+type sightingCounter struct {
+	features.Store
+	n int
+}
+
+func (c *sightingCounter) Sightings(ctx context.Context) ([]features.Sighting, error) {
+	c.n++
+	return c.Store.Sightings(ctx)
 }
 
 // mustDecided stores hypothesis h on flag of production, feature a-FLAG

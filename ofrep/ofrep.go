@@ -177,13 +177,13 @@ func readContext(r *http.Request, sc *scratch) (ctx map[string]any, status int, 
 		return nil, 0, "", "", nil // no body: empty context
 	}
 	c, err := decodeRequest(body)
-	switch {
+	switch deep := tooDeepIn(err); {
 	case err == errContextType:
 		return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context must be a JSON object", nil
-	case tooDeepIn(err) == "context":
+	case deep == "context":
 		// Well-formed JSON, which "malformed JSON" would deny.
 		return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context nested more than " + strconv.Itoa(maxDepth) + " levels deep", nil
-	case tooDeepIn(err) != "":
+	case deep != "":
 		// A member the evaluation ignores: a limit of the body, as its
 		// size is (GENERAL), not a fault of the context.
 		return nil, http.StatusBadRequest, "GENERAL", "request body nested more than " + strconv.Itoa(maxDepth) + " levels deep", nil
