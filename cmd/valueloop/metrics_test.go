@@ -20,8 +20,8 @@ func TestMetricsCreateNamesFlags(t *testing.T) {
 		}
 	}
 	code, _, stderr = s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "r", "--kind", "ratio", "--event", "x", "--denominator-event", "y", "--denominator-aggregate", "median")
-	if code != exitInvalid || !strings.Contains(stderr, "metric r: --denominator-aggregate: ") {
-		t.Errorf("metrics create --denominator-aggregate median: exit %d, stderr %q; want %d naming --denominator-aggregate", code, stderr, exitInvalid)
+	if want := `--denominator-aggregate: want count or sum, not "median"`; code != exitUsage || !strings.Contains(stderr, want) {
+		t.Errorf("metrics create --denominator-aggregate median: exit %d, stderr %q; want %d with %q", code, stderr, exitUsage, want)
 	}
 	// ParseFloat reads these, and JSON holds neither: the request failed
 	// with "json: unsupported value: NaN", naming no flag.
@@ -69,7 +69,7 @@ func TestRolloutStartNamesFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--variant", "dark", "--on-breach", "rolback"}, `--on-breach: must be "rollback" or "pause", got "rolback"`},
+		{[]string{"--variant", "dark", "--on-breach", "rolback"}, `--on-breach: want rollback or pause, not "rolback"; did you mean "rollback"?`},
 		{[]string{"--variant", "drak"}, `--variant: flag "theme" has no variant "drak"`},
 		// ParseFloat reads these, and JSON holds neither: "json:
 		// unsupported value: NaN", naming no flag (a usage error now).
