@@ -56,6 +56,11 @@ func FieldErrorf(field string, format string, args ...any) *Error {
 // as a request body makes no message as long.
 func Clip(s string) string { return clipTo(s, 64) }
 
+// ClipMessage cuts s, a message or field name that may quote input, to its
+// first KiB, as Clip does: the last bound on what an error answer echoes,
+// whichever of the many messages quoting input forgot to Clip its value.
+func ClipMessage(s string) string { return clipTo(s, 1024) }
+
 // clipTo cuts s after n bytes, dropping a character the cut split, and
 // marks the cut with an ellipsis.
 func clipTo(s string, n int) string {

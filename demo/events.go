@@ -144,6 +144,31 @@ func LoadExperiment(ctx context.Context, store ExperimentStore, p Ingester, env 
 	return stored, nil
 }
 
+// experimentExposed is when the demo experiment's first and last
+// exposures happen, loaded at now: the value loop's demo dates the flag's
+// sighting (its feature's first exposure and measuring stage) by them, so
+// that the release record and the flag's exposures tell the same dates.
+func experimentExposed(now time.Time) (first, last time.Time, err error) {
+	for _, batch := range experimentEvents(now) {
+		for _, ev := range batch {
+			if ev.Type != "exposure" {
+				continue
+			}
+			at, err := time.Parse(time.RFC3339Nano, ev.Time)
+			if err != nil {
+				return first, last, fmt.Errorf("demo exposure %s: time %q: %w", ev.ID, ev.Time, err)
+			}
+			if first.IsZero() || at.Before(first) {
+				first = at
+			}
+			if at.After(last) {
+				last = at
+			}
+		}
+	}
+	return first, last, nil
+}
+
 // wireEvent is an event as the event API takes it.
 type wireEvent struct {
 	Type         string   `json:"type"`

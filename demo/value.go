@@ -152,9 +152,14 @@ func LoadValue(ctx context.Context, loop ValueLoop, store ValueStore, rec Change
 		}
 	}
 	// Flags seen serving users: the experiment's two weeks of exposures,
-	// and the exposures of the dark theme, the twenty results and the
-	// winter banner since their release, sent through the pipeline.
-	seen := []features.Sighting{{Environment: "production", Flag: ExperimentFlag, FirstSeen: ago(14), LastSeen: ago(14)}}
+	// from its first to its last (LoadExperiment sent them), and the
+	// exposures of the dark theme, the twenty results and the winter
+	// banner since their release, sent through the pipeline.
+	first, last, err := experimentExposed(now)
+	if err != nil {
+		return 0, err
+	}
+	seen := []features.Sighting{{Environment: "production", Flag: ExperimentFlag, FirstSeen: first, LastSeen: last}}
 	for _, x := range sightings(now) {
 		users, err := loadExposures(ctx, p, x)
 		if err != nil {

@@ -280,7 +280,7 @@ func (p *parser) shape(js []byte) bool {
 // keep the last silently, while flagd's own reader may not.
 func (p *parser) duplicates(js []byte) {
 	for _, path := range jsondecode.Duplicates(js) {
-		p.problem("", path.Pointer(), "key %q appears more than once", path[len(path)-1].Key)
+		p.problem("", path.Pointer(), "key %s appears more than once", quoteKey(path[len(path)-1].Key))
 	}
 }
 

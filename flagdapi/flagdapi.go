@@ -20,9 +20,11 @@
 package flagdapi
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -115,6 +117,41 @@ const maxDeclaredBytes = MaxMessageBytes + 5 + 1024
 // compression cannot be shared so. Compressed requests are still read.
 var uncompressedSync = connect.WithCompressMinBytes(math.MaxInt)
 
+// boundedGzip is connect-go's gzip, but a request message is inflated no
+// further than MaxMessageBytes and a byte: connect-go inflates one past
+// WithReadMaxBytes to its end to report its size, and gzip inflates a
+// thousandfold, so a message of 64 KiB, sent with no credentials
+// (anonymous event streams, sync calls whose selector is the token), made
+// the server inflate 64 MiB (TestCompressedMessageBomb).
+var boundedGzip = connect.WithCompression("gzip",
+	func() connect.Decompressor { return &boundedInflater{} },
+	func() connect.Compressor { return gzip.NewWriter(io.Discard) })
+
+// boundedInflater fails a read past MaxMessageBytes+1 inflated bytes,
+// which connect-go reads only to count what it refuses.
+type boundedInflater struct {
+	gzip.Reader
+	n int64 // inflated since Reset
+}
+
+const inflateLimit = MaxMessageBytes + 1
+
+var errInflateLimit = fmt.Errorf("not inflated past %d bytes", inflateLimit)
+
+func (d *boundedInflater) Reset(r io.Reader) error {
+	d.n = 0
+	return d.Reader.Reset(r)
+}
+
+func (d *boundedInflater) Read(p []byte) (int, error) {
+	if d.n >= inflateLimit {
+		return 0, errInflateLimit
+	}
+	n, err := d.Reader.Read(p[:min(int64(len(p)), inflateLimit-d.n)])
+	d.n += int64(n)
+	return n, err
+}
+
 // StreamPaths are the paths of the services' streams (SyncFlags, and
 // EventStream of both evaluation versions), which live as long as their
 // client: the HTTP server bounds them by their slots, not as requests.
@@ -127,7 +164,7 @@ var StreamPaths = []string{
 // Handlers returns the services' handlers by the path prefix they serve.
 func (s *Server) Handlers() map[string]http.Handler {
 	out := map[string]http.Handler{}
-	opts := append([]connect.HandlerOption{connect.WithReadMaxBytes(MaxMessageBytes)}, s.Tracer.ConnectOptions()...)
+	opts := append([]connect.HandlerOption{connect.WithReadMaxBytes(MaxMessageBytes), boundedGzip}, s.Tracer.ConnectOptions()...)
 	for _, mount := range []func() (string, http.Handler){
 		func() (string, http.Handler) {
 			return syncv1connect.NewFlagSyncServiceHandler(s, append(opts, uncompressedSync)...)

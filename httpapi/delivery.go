@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -144,11 +145,26 @@ func queryList(q url.Values, name string) ([]string, error) {
 	return out, nil
 }
 
-// checkParams refuses query parameters other than known.
+// checkParams refuses query parameters other than known, and one of them
+// given more than once: a route reads one value (q.Get takes the first),
+// and which was meant is not ours to guess — '?dryRun=false&dryRun=true'
+// applied a file that a reader taking the last value saw planned.
 func checkParams(q url.Values, known ...string) error {
-	for name := range q {
-		if !slices.Contains(known, name) {
-			return valueloop.FieldErrorf(name, "unknown parameter: want %s", strings.Join(known, ", "))
+	return checkListParams(q, nil, known...)
+}
+
+// checkListParams is checkParams for a route that also takes the lists
+// named in lists (queryList), which may be repeated.
+func checkListParams(q url.Values, lists []string, known ...string) error {
+	// In a fixed order, so that a query with several bad parameters is
+	// refused naming the same one every time.
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		switch values := q[name]; {
+		case slices.Contains(lists, name):
+		case !slices.Contains(known, name):
+			return valueloop.FieldErrorf(name, "unknown parameter: want %s", strings.Join(append(known, lists...), ", "))
+		case len(values) > 1:
+			return valueloop.FieldErrorf(name, "give it once, got %d values (%s)", len(values), valueloop.Clip(strings.Join(values, ", ")))
 		}
 	}
 	return nil
@@ -189,7 +205,7 @@ func (s *Server) handleDORA(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	if err := checkParams(q, "since", "from", "to", "bucket", "service", "team", "tz"); err != nil {
+	if err := checkListParams(q, []string{"service", "team"}, "since", "from", "to", "bucket", "tz"); err != nil {
 		return err
 	}
 	query := dora.Query{Bucket: dora.Bucket(q.Get("bucket")), Location: svc.Zone()}

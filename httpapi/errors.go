@@ -110,7 +110,7 @@ func (s *Server) problem(r *http.Request, err error) problem {
 		Type:     ProblemType + code,
 		Title:    http.StatusText(status),
 		Status:   status,
-		Detail:   valueloop.ErrorMessage(err),
+		Detail:   valueloop.ClipMessage(valueloop.ErrorMessage(err)),
 		Instance: r.URL.Path,
 		Code:     code,
 	}
@@ -127,6 +127,13 @@ func (s *Server) problem(r *http.Request, err error) problem {
 		}
 	case errors.As(err, &e) && e.Field != "":
 		p.Errors = []fieldError{{Field: e.Field, Message: e.Message}}
+	}
+	// A message quoting a whole key or value made an answer as long as the
+	// body, twice over (the detail and the field): cut each to a KiB.
+	for i := range p.Errors {
+		fe := &p.Errors[i]
+		fe.Field, fe.Message = valueloop.ClipMessage(fe.Field), valueloop.ClipMessage(fe.Message)
+		fe.Flag, fe.Source = valueloop.ClipMessage(fe.Flag), valueloop.ClipMessage(fe.Source)
 	}
 	return p
 }

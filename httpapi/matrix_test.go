@@ -265,8 +265,12 @@ func checkAPIKeyHeader(t *testing.T, e *env, method, path string, tokens []matri
 // admin token, given bodies that are wrong in the ways a hostile or careless
 // client sends: the answer is never a server error, never names Go types,
 // and a route that reads a body refuses duplicate keys, deep nesting and
-// wrong types alike. Nothing is audited (nothing changed).
+// wrong types alike. Nothing is audited (nothing changed). No answer
+// quotes a long input whole: a 70,000-byte key, unknown, was echoed twice
+// (the detail and the field), so that every byte of a body sent came back
+// two to four times over.
 func TestWriteRouteBadInputs(t *testing.T) {
+	const maxErrorBody = 8 << 10
 	e := mustFullServer(t)
 	bad := map[string]string{
 		"wrong type":     `[]`,
@@ -274,6 +278,7 @@ func TestWriteRouteBadInputs(t *testing.T) {
 		"deep":           strings.Repeat(`{"a":`, 300) + "1" + strings.Repeat("}", 300),
 		"not JSON":       `{"name":`,
 		"huge key":       `{"key":"` + strings.Repeat("k", 70_000) + `"}`,
+		"huge field":     `{"` + strings.Repeat("k", 70_000) + `":1}`,
 	}
 	for pattern := range httpapi.RouteScopes(e.srv) {
 		method, path := matrixPath(pattern)
@@ -283,10 +288,13 @@ func TestWriteRouteBadInputs(t *testing.T) {
 		t.Run(pattern, func(t *testing.T) {
 			auditBefore := auditCount(t, e)
 			readsBody := false
-			for _, name := range []string{"wrong type", "not JSON", "duplicate keys", "deep", "huge key"} {
+			for _, name := range []string{"wrong type", "not JSON", "duplicate keys", "deep", "huge key", "huge field"} {
 				status, body := send(t, e.srv.URL(), method, path, adminSecret, bad[name])
 				if status >= 500 {
 					t.Errorf("%s: %d %.300s, want no server error", name, status, body)
+				}
+				if len(body) > maxErrorBody {
+					t.Errorf("%s: %d, an answer of %d bytes, want at most %d: %.300s", name, status, len(body), maxErrorBody, body)
 				}
 				if goTypeNames.MatchString(body) {
 					t.Errorf("%s: the answer names Go types: %.300s", name, body)

@@ -143,6 +143,8 @@ func CheckDepth(data []byte) error {
 }
 
 // Dotted writes p as "steps[1].percent", the form of the API's field errors.
+// Keys are cut to 64 bytes (valueloop.Clip), as in every message quoting
+// input: an unknown key as long as the body was echoed whole, twice.
 func (p Path) Dotted() string {
 	var b strings.Builder
 	for _, s := range p {
@@ -153,13 +155,13 @@ func (p Path) Dotted() string {
 		if b.Len() > 0 {
 			b.WriteByte('.')
 		}
-		b.WriteString(s.Key)
+		b.WriteString(valueloop.Clip(s.Key))
 	}
 	return b.String()
 }
 
 // Pointer writes p as a JSON Pointer (RFC 6901), "/steps/1/percent", the
-// form of flagd problems.
+// form of flagd problems, its keys cut as Dotted's.
 func (p Path) Pointer() string {
 	var b strings.Builder
 	for _, s := range p {
@@ -167,7 +169,7 @@ func (p Path) Pointer() string {
 		if s.IsIndex {
 			b.WriteString(strconv.Itoa(s.Index))
 		} else {
-			b.WriteString(strings.ReplaceAll(strings.ReplaceAll(s.Key, "~", "~0"), "/", "~1"))
+			b.WriteString(strings.ReplaceAll(strings.ReplaceAll(valueloop.Clip(s.Key), "~", "~0"), "/", "~1"))
 		}
 	}
 	return b.String()

@@ -284,3 +284,38 @@ func TestCutLinesCountsWhatIsPrinted(t *testing.T) {
 		t.Errorf("cutLines of a short line = %q", got)
 	}
 }
+
+// TestRolloutStatusWordsFitTheTerminal: the sentences of a rollout's
+// status (the header, a note on users served outside the split, a hold, a
+// reason) wrap at spaces to the terminal's width, each continuation under
+// the text it continues, and lose no word. The demo rollout's note was one
+// line of 325 cells on an 80-column terminal, where the step line and the
+// guardrail chart beside it fit.
+func TestRolloutStatusWordsFitTheTerminal(t *testing.T) {
+	note := `the flag's targeting serves "one-page" to the users a rule picks, outside the split: they count as users reached and are left out of the guardrails when their exposures say so (the server's do; an SDK's need split: false, as TARGETING_MATCH alone cannot say so); if they cannot, put the split on a rule of its own`
+	held := "checkout-errors has 40 of the 100 users per variant the plan's minSample asks for before a step may advance"
+	st := &rollout.Status{Rollout: rollout.Rollout{ID: 1, Environment: "production", State: rollout.Running, Percent: 5, StartedBy: "demo",
+		Reason: "demo: release the one-page checkout to a first few customers, watching the checkout errors closely",
+		Plan:   rollout.Plan{Flag: "checkout-flow", Variant: "one-page", Baseline: "classic", OnBreach: "rollback", Steps: []rollout.Step{{Percent: 5}, {Percent: 100}}}},
+		Notes: []string{note}, Held: &rollout.Hold{Reason: held}, Waiting: "18h more at 5%"}
+	for _, cols := range []int{80, 60} {
+		var b strings.Builder
+		writeRolloutStatusFit(&b, st, cols)
+		out := b.String()
+		fits(t, out, "Rollout 1", "  users", cols)
+		words := strings.Join(strings.Fields(out), " ")
+		for _, s := range []string{note, held, st.Rollout.Reason} {
+			if !strings.Contains(words, s) {
+				t.Errorf("%d columns: %q lost words:\n%s", cols, s, out)
+			}
+		}
+		if !strings.Contains(out, "\n  note      the flag's targeting") || !strings.Contains(out, "\n            ") {
+			t.Errorf("%d columns: want the note behind its label, continued under its text:\n%s", cols, out)
+		}
+	}
+	var b strings.Builder
+	writeRolloutStatusFit(&b, st, 0) // a pipe: one line each, as before
+	if !strings.Contains(b.String(), "  note      "+note+"\n") {
+		t.Errorf("without a width the note is cut:\n%s", b.String())
+	}
+}

@@ -75,6 +75,10 @@ func TestRolloutStartNamesFlags(t *testing.T) {
 		// unsupported value: NaN", naming no flag (a usage error now).
 		{[]string{"--variant", "dark", "--steps", "NaN%:1h,100%"}, `--steps: "NaN%:1h": "NaN%" is not a finite percentage`},
 		{[]string{"--variant", "dark", "--steps", "10%:1h,+Inf%"}, `--steps: "+Inf%": "+Inf%" is not a finite percentage`},
+		// The server's pointers into the plan ("/guardrails/0/metric",
+		// "/steps/1/percent") are the item of the flag that made them.
+		{[]string{"--variant", "dark", "--guardrail", "checkout-errors:5%", "--guardrail", "nope:2%"}, `--guardrail nope:2%: no metric "nope"`},
+		{[]string{"--variant", "dark", "--steps", "10%:1h, 150%"}, `--steps 150%: must be more than 0 and at most 100, got 150`},
 	} {
 		args := append(append([]string(nil), base...), c.args...)
 		code, _, stderr := s.cli(t, s.Admin, args...)
@@ -115,5 +119,29 @@ func TestMetricsCreateFile(t *testing.T) {
 	}
 	if code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "-f", file); code != 0 {
 		t.Errorf("metrics create -f %s: exit %d, %s", file, code, stderr)
+	}
+}
+
+// TestTokenCreateNamesFlags: a token refused by the server is answered in
+// the flags that made it, the origin quoted as typed: 'token create
+// --client --origin https://a.dev --origin ftp://b' said "origins[1]",
+// '--scope bogus' "scope", '--name "a b"' "name", fields of the API's JSON
+// that the command line never shows.
+func TestTokenCreateNamesFlags(t *testing.T) {
+	s := MustServe(t, "")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--env", "production", "--client", "--origin", "https://a.dev", "--origin", "ftp://b"}, "valueloop: --origin ftp://b: "},
+		{[]string{"--env", "production", "--client", "--origin", "https://*.example"}, "valueloop: --origin https://*.example: "},
+		{[]string{"--scope", "bogus"}, `valueloop: --scope: must be "evaluate", "viewer" or "admin", not "bogus"`},
+		{[]string{"--scope", "viewer", "--name", "a b"}, "valueloop: --name: must be"},
+		{[]string{"--scope", "evaluate"}, "valueloop: --env: an evaluate token must be bound"},
+	} {
+		code, _, stderr := s.cli(t, s.Admin, append([]string{"token", "create"}, c.args...)...)
+		if code != exitInvalid || !strings.Contains(stderr, c.want) {
+			t.Errorf("token create %s: exit %d, stderr %q; want %d with %q", strings.Join(c.args, " "), code, stderr, exitInvalid, c.want)
+		}
 	}
 }

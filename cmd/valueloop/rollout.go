@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -170,7 +171,7 @@ func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	st, err := c.StartRollout(ctx, *env, plan, *reason)
 	if err != nil && *file == "" {
-		return problemsInFlags(err, fs)
+		return planProblemsInFlags(problemsInFlags(err, fs), *steps, guardrails)
 	}
 	if err != nil {
 		return err
@@ -242,6 +243,26 @@ func runRolloutAction(sub string) func(ctx context.Context, e *cliEnv, args []st
 		}
 		return writeOut(e, cf, st, rolloutStatusFit(outputWidth(e)))
 	}
+}
+
+// planProblemsInFlags names, in the problems of a plan made from flags,
+// the item of --steps or --guardrail that made the step or guardrail a
+// problem is in: "/guardrails/1/metric" is "--guardrail nope:2%", a
+// pointer into JSON the command line never showed.
+func planProblemsInFlags(err error, steps string, guardrails []string) error {
+	ve, ok := errors.AsType[*valueloop.ValidationError](err)
+	if !ok {
+		return err
+	}
+	items := map[string][]string{"steps": typed("--steps", splitTrim(steps, ",")), "guardrails": typed("--guardrail", guardrails)}
+	for i, p := range ve.Problems {
+		list, rest, _ := strings.Cut(strings.TrimPrefix(p.Path, "/"), "/")
+		index, _, _ := strings.Cut(rest, "/")
+		if n, err := strconv.Atoi(index); err == nil && n >= 0 && n < len(items[list]) {
+			ve.Problems[i].Path = items[list][n]
+		}
+	}
+	return ve
 }
 
 // rolloutPlan builds the plan from a file or from the command line.
@@ -364,10 +385,11 @@ func rolloutStatusFit(cols int) func(io.Writer, *rollout.Status) {
 
 func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	r := st.Rollout
-	fmt.Fprintf(w, "Rollout %d of %s in %s: %s, step %d of %d\n", r.ID, r.Plan.Flag, r.Environment, strings.ReplaceAll(string(r.State), "_", " "), r.Step+1, len(r.Plan.Steps))
-	fmt.Fprintf(w, "%s replaces %s; on breach: %s; started %s UTC by %s\n", r.Plan.Variant, r.Plan.Baseline, r.Plan.OnBreach, r.StartedAt.UTC().Format("2006-01-02 15:04"), r.StartedBy)
+	// The title and the plan break, where they must, between their parts.
+	fmt.Fprintln(w, wrapUnits("", []string{fmt.Sprintf("Rollout %d of %s in %s:", r.ID, r.Plan.Flag, r.Environment), fmt.Sprintf("%s, step %d of %d", strings.ReplaceAll(string(r.State), "_", " "), r.Step+1, len(r.Plan.Steps))}, cols, "  "))
+	fmt.Fprintln(w, wrapUnits("", []string{fmt.Sprintf("%s replaces %s; on breach: %s;", r.Plan.Variant, r.Plan.Baseline, r.Plan.OnBreach), fmt.Sprintf("started %s UTC by %s", r.StartedAt.UTC().Format("2006-01-02 15:04"), r.StartedBy)}, cols, "  "))
 	if r.Reason != "" {
-		fmt.Fprintf(w, "reason: %s\n", oneLine(r.Reason))
+		fmt.Fprintln(w, wrapWords("reason: ", oneLine(r.Reason), cols, "  "))
 	}
 	fmt.Fprintln(w)
 	live := ""
@@ -377,14 +399,15 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	after := fmt.Sprintf(" %s%% %s%s", roPct(r.Percent), r.Plan.Variant, live)
 	fmt.Fprintf(w, "  progress  %s%s\n", termchart.Bar(r.Percent, progressWidth(cols, after)), after)
 	fmt.Fprintf(w, "  steps     %s\n", wrapSteps(stepLine(r), cols, "  steps     "))
+	const under = "            " // the text of a labelled line, continued
 	if st.Held != nil {
-		fmt.Fprintf(w, "  HELD      since %s: %s\n", st.Held.Since.UTC().Format("2006-01-02 15:04 UTC"), oneLine(st.Held.Reason))
+		fmt.Fprintln(w, wrapWords("  HELD      ", "since "+st.Held.Since.UTC().Format("2006-01-02 15:04 UTC")+": "+oneLine(st.Held.Reason), cols, under))
 	}
 	for _, note := range st.Notes {
-		fmt.Fprintf(w, "  note      %s\n", oneLine(note))
+		fmt.Fprintln(w, wrapWords("  note      ", oneLine(note), cols, under))
 	}
 	if st.Waiting != "" {
-		fmt.Fprintf(w, "  waiting   %s\n", st.Waiting)
+		fmt.Fprintln(w, wrapWords("  waiting   ", st.Waiting, cols, under))
 	}
 	if r.State.Active() {
 		fmt.Fprintf(w, "  step min  %s new users of %s (%s)\n", valueloop.GroupDigits(int64(st.StepMinUsers)), r.Plan.Variant, st.StepMinUsersReason)
@@ -531,6 +554,42 @@ func wrapSteps(line string, cols int, label string) string {
 		}
 		b.WriteString(" → " + part)
 		width += 3 + n
+	}
+	return b.String()
+}
+
+// wrapWords writes text behind label, broken at its spaces so that no
+// line is wider than cols cells (none for a pipe, cols 0), the lines after
+// the first behind indent. A note on the users a rule serves outside the
+// split is a paragraph: on one line it ran 325 cells past an 80-column
+// terminal.
+func wrapWords(label, text string, cols int, indent string) string {
+	if cols <= 0 {
+		return label + text
+	}
+	return wrapUnits(label, strings.Fields(text), cols, indent)
+}
+
+// wrapUnits is wrapWords over units that are not broken: they are joined
+// by spaces, and a unit wider than the room stays whole on a line of its
+// own.
+func wrapUnits(label string, units []string, cols int, indent string) string {
+	var b strings.Builder
+	b.WriteString(label)
+	width := termchart.Cells(label)
+	for i, u := range units {
+		n := termchart.Cells(u)
+		switch {
+		case i == 0:
+		case cols > 0 && width+1+n > cols:
+			b.WriteString("\n" + indent)
+			width = termchart.Cells(indent)
+		default:
+			b.WriteString(" ")
+			width++
+		}
+		b.WriteString(u)
+		width += n
 	}
 	return b.String()
 }

@@ -241,8 +241,8 @@ func checkRolloutBadPlans(t *testing.T, s *testServer, start []string) {
 		code int
 		want string
 	}{
-		{[]string{"--steps", "50%:1h,10%"}, exitInvalid, "/steps/1/percent: steps must increase: 10% follows 50%"},
-		{[]string{"--steps", "10%,150%"}, exitInvalid, "/steps/1/percent: must be more than 0 and at most 100"},
+		{[]string{"--steps", "50%:1h,10%"}, exitInvalid, "--steps 10%: steps must increase: 10% follows 50%"},
+		{[]string{"--steps", "10%,150%"}, exitInvalid, "--steps 150%: must be more than 0 and at most 100"},
 		{[]string{"--steps", "10%,100%", "--guardrail", "latency:2%"}, exitInvalid, `no metric "latency"`},
 		{[]string{"--steps", "10%:soon,100%"}, exitUsage, "invalid duration"},
 		{[]string{"--steps", "10%,100%", "--guardrail", "errors:up"}, exitUsage, "neither a direction"},

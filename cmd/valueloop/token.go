@@ -132,7 +132,8 @@ func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 	t, secret, err := c.CreateToken(ctx, valueloop.Token{Name: *name, Scope: *scope, Environment: *env,
 		Client: *clientSide, Origins: origins, NoExposures: *noExposures})
 	if err != nil {
-		return envFlagNamed(err, *clientSide, *env == "")
+		ff := flagFields{fields: map[string]string{"scope": "--scope", "name": "--name"}, lists: map[string][]string{"origins": typed("--origin", origins)}}
+		return ff.rename(envFlagNamed(err, *clientSide, *env == ""))
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, map[string]any{"token": t, "secret": secret})
