@@ -386,7 +386,7 @@ func loadTestbedSet(path string) (*evaluation.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	set, err := flagd.ParseLenient(filepath.Base(path), data)
+	set, _, err := flagd.ParseLenient(filepath.Base(path), data)
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}

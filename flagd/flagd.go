@@ -46,13 +46,20 @@ func Load(source string, data []byte) (*valueloop.FlagSet, *evaluation.Snapshot,
 	return parse(source, data, false)
 }
 
-// ParseLenient is Parse for files written for flagd itself: it ignores
-// unknown fields and accepts targeting that flagd loads although it can only
-// fail or fall back when evaluated (see evaluation.Options.Lenient). Compile
-// such a set with evaluation.CompileWith and Lenient set.
-func ParseLenient(source string, data []byte) (*valueloop.FlagSet, error) {
-	set, _, err := parse(source, data, true)
-	return set, err
+// ParseLenient is Parse for files written for flagd itself, which loads
+// what its schema refuses with a warning: it ignores unknown fields, leaves
+// out null metadata values (the schema allows strings, numbers and
+// booleans), and accepts targeting that flagd loads although it can only
+// fail or fall back when evaluated (see evaluation.Options.Lenient). Each
+// field ignored or left out is returned as a warning, a problem naming it.
+// Compile such a set with evaluation.CompileWith and Lenient set.
+func ParseLenient(source string, data []byte) (*valueloop.FlagSet, []valueloop.Problem, error) {
+	p := &parser{source: source, lenient: true}
+	set, _, err := p.parse(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return set, p.warnings, nil
 }
 
 // ParseFlag parses and validates one flag definition object, as the admin
@@ -85,10 +92,17 @@ type parser struct {
 	source   string
 	lenient  bool
 	problems []valueloop.Problem
+	warnings []valueloop.Problem // what lenient parsing ignored
 }
 
 func (p *parser) problem(flag, path, format string, args ...any) {
 	p.problems = append(p.problems, valueloop.Problem{Source: p.source, Flag: flag, Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// ignored records what lenient parsing passed over, as flagd loads it
+// with a schema warning.
+func (p *parser) ignored(flag, path, format string, args ...any) {
+	p.warnings = append(p.warnings, valueloop.Problem{Source: p.source, Flag: flag, Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
 func (p *parser) add(pr valueloop.Problem) {
@@ -101,7 +115,11 @@ func (p *parser) err() error {
 }
 
 func parse(source string, data []byte, lenient bool) (*valueloop.FlagSet, *evaluation.Snapshot, error) {
-	p := &parser{source: source, lenient: lenient}
+	return (&parser{source: source, lenient: lenient}).parse(data)
+}
+
+func (p *parser) parse(data []byte) (*valueloop.FlagSet, *evaluation.Snapshot, error) {
+	lenient := p.lenient
 	js, ok := p.toJSON(data)
 	if !ok {
 		return nil, nil, p.err()
@@ -136,6 +154,8 @@ func parse(source string, data []byte, lenient bool) (*valueloop.FlagSet, *evalu
 		default:
 			if !lenient {
 				p.problem("", "/"+escape(k), "unknown field %q (a flagd file has $schema, flags, $evaluators and metadata)", k)
+			} else {
+				p.ignored("", "/"+escape(k), "unknown field %q ignored (a flagd file has $schema, flags, $evaluators and metadata)", k)
 			}
 		}
 	}
@@ -362,12 +382,18 @@ func (p *parser) flag(key string, raw json.RawMessage, path string, keyAllowed b
 		case "metadata":
 			f.Metadata = p.object(key, fp, v)
 		case "key":
-			if !keyAllowed && !p.lenient {
+			switch {
+			case keyAllowed:
+			case p.lenient:
+				p.ignored(key, fp, "unknown field \"key\" ignored (the key of a flag is its name in \"flags\")")
+			default:
 				p.problem(key, fp, "unknown field \"key\" (the key of a flag is its name in \"flags\")")
 			}
 		default:
 			if !p.lenient {
 				p.problem(key, fp, "unknown field %q (a flag has state, variants, defaultVariant, targeting and metadata)", field)
+			} else {
+				p.ignored(key, fp, "unknown field %q ignored (a flag has state, variants, defaultVariant, targeting and metadata)", field)
 			}
 		}
 	}
@@ -398,12 +424,20 @@ func (p *parser) evaluators(raw json.RawMessage) map[string]json.RawMessage {
 	return out
 }
 
-// object decodes a metadata object; nil when empty.
+// object decodes a metadata object; nil when empty. Lenient parsing leaves
+// out null values, with a warning; strict parsing leaves them for Compile
+// to refuse, as flagd's schema does.
 func (p *parser) object(flag, path string, raw json.RawMessage) map[string]any {
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
 		p.problem(flag, path, "metadata must be an object")
 		return nil
+	}
+	for _, k := range sortedKeys(m) {
+		if m[k] == nil && p.lenient {
+			p.ignored(flag, path+"/"+escape(k), "null metadata value ignored (flagd's schema allows strings, numbers and booleans)")
+			delete(m, k)
+		}
 	}
 	if len(m) == 0 {
 		return nil

@@ -258,9 +258,12 @@ func TestParseLenient(t *testing.T) {
 	if _, err := flagd.Parse("x.json", doc); err == nil {
 		t.Fatal("strict Parse accepted a missing $ref, an unknown field and a result that names no variant")
 	}
-	set, err := flagd.ParseLenient("x.json", doc)
+	set, warnings, err := flagd.ParseLenient("x.json", doc)
 	if err != nil {
 		t.Fatalf("ParseLenient: %v", err)
+	}
+	if !hasProblem(warnings, "/flags/f/source", `unknown field "source" ignored`) || !hasProblem(warnings, "/extra", `unknown field "extra" ignored`) {
+		t.Errorf("warnings %v; want the unknown fields source and extra named as ignored", warnings)
 	}
 	s, err := evaluation.CompileWith(set, evaluation.Options{Lenient: true})
 	if err != nil {
@@ -270,8 +273,46 @@ func TestParseLenient(t *testing.T) {
 		t.Errorf("missing $ref at evaluation: got %+v, want PARSE_ERROR as in flagd", r)
 	}
 	// Structure is still checked.
-	if _, err := flagd.ParseLenient("x.json", []byte(`{"flags": {"f": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "z"}}}`)); err == nil {
+	if _, _, err := flagd.ParseLenient("x.json", []byte(`{"flags": {"f": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "z"}}}`)); err == nil {
 		t.Error("ParseLenient accepted a defaultVariant that is not a variant")
+	}
+}
+
+// TestParseLenientNullMetadata: a null metadata value, which flagd's schema
+// refuses (strings, numbers and booleans) but flagd loads with a schema
+// warning (core/pkg/evaluator/json.go), is left out by ParseLenient with a
+// warning naming it; ParseLenient refused the whole file. Parse stays
+// strict, as the schema.
+func TestParseLenientNullMetadata(t *testing.T) {
+	doc := []byte(`{"metadata": {"flagSetId": "shop", "owner": null},
+	  "flags": {"f": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a", "metadata": {"team": null, "ticket": 7}}}}`)
+	ps := problems(t, func() error { _, err := flagd.Parse("x.json", doc); return err }())
+	if !hasProblem(ps, "/metadata/owner", "metadata values must be strings, numbers or booleans") || !hasProblem(ps, "/flags/f/metadata/team", "metadata values must be") {
+		t.Errorf("strict Parse: %v; want both null values refused", ps)
+	}
+	set, warnings, err := flagd.ParseLenient("x.json", doc)
+	if err != nil {
+		t.Fatalf("ParseLenient refused null metadata that flagd loads: %v", err)
+	}
+	if !hasProblem(warnings, "/metadata/owner", "null metadata value ignored") || !hasProblem(warnings, "/flags/f/metadata/team", "null metadata value ignored") ||
+		len(warnings) != 2 || warnings[0].Source != "x.json" {
+		t.Errorf("warnings %v; want the two null values named, from x.json", warnings)
+	}
+	if _, ok := set.Metadata["owner"]; ok || set.Metadata["flagSetId"] != "shop" {
+		t.Errorf("set metadata %v; want flagSetId kept and owner left out", set.Metadata)
+	}
+	if f := set.Flags["f"]; len(f.Metadata) != 1 || f.Metadata["ticket"] != 7.0 {
+		t.Errorf("flag metadata %v; want ticket alone", f.Metadata)
+	}
+	s, err := evaluation.CompileWith(set, evaluation.Options{Lenient: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s.Evaluate("f", nil); r.Value != 1.0 || r.Metadata["ticket"] != 7.0 {
+		t.Errorf("evaluated %+v; want 1 with the metadata kept", r)
+	}
+	if _, warnings, _ := flagd.ParseLenient("x.json", []byte(`{"flags": {"f": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a", "metadata": {"team": "web"}}}}`)); len(warnings) != 0 {
+		t.Errorf("a clean file warned: %v", warnings)
 	}
 }
 

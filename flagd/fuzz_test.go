@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flagd"
 )
@@ -19,7 +20,10 @@ func FuzzParse(f *testing.F) {
 		for _, lenient := range []bool{false, true} {
 			parse := flagd.Parse
 			if lenient {
-				parse = flagd.ParseLenient
+				parse = func(source string, data []byte) (*valueloop.FlagSet, error) {
+					set, _, err := flagd.ParseLenient(source, data)
+					return set, err
+				}
 			}
 			set, err := parse("fuzz.json", data)
 			if err != nil {

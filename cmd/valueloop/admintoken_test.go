@@ -29,7 +29,7 @@ func TestWeakAdminTokenRefused(t *testing.T) {
 		// the context ends (and then exit 0, having made the store).
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		var out, errOut bytes.Buffer
-		code := Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, strings.NewReader(""), &out, &errOut, envMap(env))
+		code := Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, strings.NewReader(""), &out, &errOut, environ(env))
 		cancel()
 		stderr := errOut.String()
 		if code != exitInvalid || !strings.Contains(stderr, "VALUELOOP_ADMIN_TOKEN") || !strings.Contains(stderr, tc.want) {

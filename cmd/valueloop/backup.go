@@ -49,7 +49,7 @@ func restoreCommand() *command {
 // storeFileFlags are the flags backup and restore share.
 func storeFileFlags(e *cliEnv, fs *flag.FlagSet) (data, output *string) {
 	data = fs.String("data", envOr(e, "VALUELOOP_DATA", "valueloop-data"), "data directory of the embedded store (VALUELOOP_DATA)")
-	output = fs.String("output", "table", "output format: table or json")
+	output = choice(fs, "output", "table", "output `FORMAT`: table or json", "table", "json")
 	return data, output
 }
 
@@ -61,9 +61,6 @@ func (e *cliEnv) oneFile(fs *flag.FlagSet, args []string, name string, output *s
 	}
 	if len(pos) != 1 {
 		return "", usageErrorf("%s takes one FILE, got %q; run 'valueloop %s -h'", name, pos, name)
-	}
-	if *output != "table" && *output != "json" {
-		return "", usageErrorf("--output must be table or json, not %q", *output)
 	}
 	if e.getenv("VALUELOOP_DATABASE") != "" {
 		return "", usageErrorf("%s: VALUELOOP_DATABASE is set: a PostgreSQL store is backed up with pg_dump and restored with pg_restore (docs/operations.md)", name)

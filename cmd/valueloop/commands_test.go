@@ -20,7 +20,7 @@ import (
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = Run(context.Background(), args, strings.NewReader(""), &out, &errOut, envMap(nil))
+	code = Run(context.Background(), args, strings.NewReader(""), &out, &errOut, environ(nil))
 	return code, out.String(), errOut.String()
 }
 

@@ -276,7 +276,7 @@ func mustWrite(t *testing.T, path, content string) {
 func runCLIEnv(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = Run(context.Background(), args, strings.NewReader(""), &out, &errOut, envMap(env))
+	code = Run(context.Background(), args, strings.NewReader(""), &out, &errOut, environ(env))
 	return code, out.String(), errOut.String()
 }
 

@@ -70,7 +70,7 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 		fs := newFlagSet(e, "delivery source "+sub)
 		cf := addClientFlags(e, fs)
 		var src delivery.Source
-		fs.StringVar(&src.Kind, "kind", "", "github, gitlab, pagerduty or opsgenie")
+		choiceVar(fs, &src.Kind, "kind", "", "`KIND`: github, gitlab, pagerduty or opsgenie", "github", "gitlab", "pagerduty", "opsgenie")
 		secretFile := fs.String("secret-file", "", "file holding the webhook secret (- for standard input); default: keep the secret, or generate one for a new source")
 		fs.StringVar(&src.IncidentLabel, "incident-label", "", "label that marks incident issues (default incident); for opsgenie, a tag that marks incident alerts (default: every alert)")
 		fs.StringVar(&src.ReleaseEnvironment, "release-env", "", "environment a published release deploys to (default: releases are ignored)")

@@ -64,16 +64,13 @@ func addImportFlags(e *cliEnv, fs *flag.FlagSet) *importFlags {
 	f := &importFlags{}
 	fs.StringVar(&f.data, "data", envOr(e, "VALUELOOP_DATA", "valueloop-data"), "data directory of the store (VALUELOOP_DATA)")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "file keeping the import's place (default DATA/delivery-import.json)")
-	fs.StringVar(&f.output, "output", "table", "output format: table or json")
+	choiceVar(fs, &f.output, "output", "table", "output `FORMAT`: table or json", "table", "json")
 	fs.StringVar(&f.since, "since", "", "only what happened since this time (RFC 3339, a date, or back from now: 90d, 12w)")
 	return f
 }
 
 // open opens the store and the delivery service on it.
 func (f *importFlags) open(ctx context.Context) (*delivery.Service, func(), error) {
-	if f.output != "table" && f.output != "json" {
-		return nil, nil, usageErrorf("--output must be table or json, not %q", f.output)
-	}
 	path := filepath.Join(f.data, "valueloop.db")
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil, usageErrorf("--data %s: no Valueloop store there (%v); give the --data directory the server uses", f.data, err)

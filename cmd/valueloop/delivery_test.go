@@ -152,7 +152,7 @@ func checkDeliveryMistakes(t *testing.T, run func(want int, args ...string) stri
 		{2, []string{"dora", "shop"}, "--service"},
 		{2, []string{"deploy", "record", "--service", "shop", "--env", "production", "--status", "success", "--at", "yesterday"}, "2026-03-01"},
 		{3, []string{"deploy", "record", "--service", "shop", "--env", "eu-west", "--status", "success"}, "say whether it is production"},
-		{3, []string{"deploy", "record", "--service", "shop", "--env", "production", "--status", "done"}, "must be one of success"},
+		{2, []string{"deploy", "record", "--service", "shop", "--env", "production", "--status", "done"}, `--status: want success, failure, pending or canceled, not "done"`},
 		// --since is checked here by the parser flow's --since uses: the
 		// same exit (usage) and the same words for the same mistake.
 		{2, []string{"dora", "--since", "30days"}, `--since: want a duration such as 30d, 12w, 36h or 90m, not "30days"`},

@@ -141,7 +141,7 @@ func TestServeDimensionConfig(t *testing.T) {
 func s0cli(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr strings.Builder
-	code := Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr, envMap(map[string]string{"VALUELOOP_DATA": t.TempDir()}))
+	code := Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr, environ(map[string]string{"VALUELOOP_DATA": t.TempDir()}))
 	return code, stdout.String(), stderr.String()
 }
 

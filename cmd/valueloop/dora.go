@@ -9,7 +9,6 @@ import (
 	"math"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +34,7 @@ func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "dora")
 	cf := addClientFlags(e, fs)
 	span := addTimeRange(fs)
-	bucket := fs.String("bucket", "", "day, week, month or none (default: by the length of the range)")
+	bucket := choice(fs, "bucket", "", "`BUCKET`: day, week, month or none (default: by the length of the range)", "day", "week", "month", "none")
 	tz := fs.String("tz", "", "IANA `ZONE` whose midnights cut the days and weeks (Pacific/Auckland), or local for this machine's (default: the server's, as on the dashboard)")
 	var services, teams listFlag
 	fs.Var(&services, "service", "only this service (repeatable)")
@@ -46,9 +45,6 @@ func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	if len(pos) > 0 {
 		return usageErrorf("dora takes no arguments: name services with --service, e.g. 'valueloop dora --service checkout --since 30d'")
-	}
-	if buckets := []string{"day", "week", "month", "none"}; *bucket != "" && !slices.Contains(buckets, *bucket) {
-		return usageErrorf("--bucket: must be day, week, month or none, not %q%s", *bucket, suggestion(*bucket, "", buckets))
 	}
 	c, err := cf.client()
 	if err != nil {

@@ -81,7 +81,7 @@ func checkReasonCase(reason string) error {
 
 func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	fs, cf, env := eventsFlags(e, "send")
-	typ := fs.String("type", "tracking", "tracking or exposure")
+	typ := choice(fs, "type", "tracking", "`TYPE`: tracking or exposure", "tracking", "exposure")
 	key := fs.String("key", "", "targeting key of the user (required)")
 	name := fs.String("name", "", "tracking: what the user did")
 	var value optFloat

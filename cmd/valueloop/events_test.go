@@ -38,8 +38,8 @@ func TestQuantileOverEventsCLI(t *testing.T) {
 		t.Fatalf("metrics create a quantile over users: exit %d: %s", code, stderr)
 	}
 	code, _, stderr = s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "bad", "--kind", "quantile", "--quantile", "0.99", "--over", "sessions", "--event", "x")
-	if code != exitInvalid || !strings.Contains(stderr, "--over") {
-		t.Errorf("metrics create --over sessions: exit %d, stderr %q; want %d naming --over", code, stderr, exitInvalid)
+	if want := `--over: want user or event, not "sessions"`; code != exitUsage || !strings.Contains(stderr, want) {
+		t.Errorf("metrics create --over sessions: exit %d, stderr %q; want %d with %q", code, stderr, exitUsage, want)
 	}
 	code, stdout, _ := s.cli(t, s.Admin, "metrics", "list", "--env", "production")
 	if code != 0 || !strings.Contains(stdout, "quantile 0.99 over events") || !strings.Contains(stdout, "quantile 0.5 over users") {
@@ -74,8 +74,8 @@ func TestEventsAndMetricsCLI(t *testing.T) {
 		t.Fatalf("metrics create: exit %d: %s", code, stderr)
 	}
 	code, _, stderr = s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "bad", "--kind", "median", "--event", "x")
-	if code != exitInvalid || !strings.Contains(stderr, "unknown kind") {
-		t.Errorf("metrics create with a bad kind: exit %d, stderr %q; want %d naming the kind", code, stderr, exitInvalid)
+	if want := `--kind: want conversion, count, sum, mean, ratio or quantile, not "median"`; code != exitUsage || !strings.Contains(stderr, want) {
+		t.Errorf("metrics create with a bad kind: exit %d, stderr %q; want %d with %q", code, stderr, exitUsage, want)
 	}
 	code, stdout, _ := s.cli(t, s.Admin, "metrics", "list", "--env", "production")
 	if code != 0 || !strings.Contains(stdout, "orders") || !strings.Contains(stdout, "count") {

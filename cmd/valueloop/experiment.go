@@ -169,7 +169,7 @@ func addHypothesisFlags(fs *flag.FlagSet) *hypothesisInput {
 	in.primary = fs.String("primary", "", "primary metric: the one that decides")
 	in.minEffect = fs.String("min-effect", "", "smallest effect worth shipping: relative (2% or 0.02) unless --absolute")
 	in.absolute = fs.Bool("absolute", false, "--min-effect is in the metric's units")
-	in.direction = fs.String("direction", "", "increase or decrease (default: the way the metric calls better)")
+	in.direction = choice(fs, "direction", "", "`DIRECTION`: increase or decrease (default: the way the metric calls better)", string(experiment.Increase), string(experiment.Decrease))
 	in.power = floatFlag(fs, "power", 0, "planned power (default 0.8)")
 	in.statement = fs.String("statement", "", "the hypothesis in words: we believe that ...")
 	fs.Var(&in.guardrails, "guardrail", "METRIC:TOLERANCE, the largest relative harm accepted (5% or 0.05; a bare 5 is refused); repeatable")

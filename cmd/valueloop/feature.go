@@ -228,7 +228,8 @@ func runFeatureSet(ctx context.Context, e *cliEnv, args []string) error {
 func runFeatureMove(ctx context.Context, e *cliEnv, args []string) error {
 	var to, reason string
 	pos, c, cf, err := leafClient(e, "feature move", args, 1, func(fs *flag.FlagSet) {
-		fs.StringVar(&to, "to", "", "the stage: ready, measuring, validated, invalidated, done or abandoned")
+		choiceVar(fs, &to, "to", "", "the `STAGE`: ready, measuring, validated, invalidated, done or abandoned", string(value.Ready), string(value.Measuring),
+			string(value.Validated), string(value.Invalidated), string(value.Done), string(value.Abandoned))
 		fs.StringVar(&reason, "reason", "", "why: what shows it")
 	})
 	if err != nil {

@@ -14,7 +14,9 @@ import (
 // second --repo, feature move "stage" for --to, next "method". A
 // repository no webhook can send is refused by delivery service set,
 // change record, deploy record and incident open as by source add, each
-// naming --repo: the first three stored it.
+// naming --repo: the first three stored it. (--status, --kind, --to and
+// --method take one of a list of words, refused before asking:
+// TestEnumeratedFlagValues.)
 func TestCommandsNameFlags(t *testing.T) {
 	s := MustServe(t, "", "--demo")
 	short := filepath.Join(t.TempDir(), "secret.txt")
@@ -25,8 +27,6 @@ func TestCommandsNameFlags(t *testing.T) {
 		args      []string
 		want, not string
 	}{
-		{[]string{"deploy", "record", "--service", "checkout", "--env", "production", "--sha", "4c1e9a0", "--status", "succes"},
-			`--status: must be one of success, failure, pending, canceled; not "succes"`, "deployments["},
 		{[]string{"change", "record", "--service", "checkout", "--sha", "zz"}, `--sha: want a commit SHA`, "valueloop: sha:"},
 		{[]string{"delivery", "source", "add", "acme-pd", "--kind", "pagerduty", "--secret-file", short}, "--secret-file: must be at least 16 characters", "valueloop: secret:"},
 		{[]string{"delivery", "source", "add", "acme", "--kind", "github", "--repo", "acme/shop", "--repo", "bad repo"}, `--repo bad repo: "bad repo" names no repository`, "repos["},
@@ -35,11 +35,8 @@ func TestCommandsNameFlags(t *testing.T) {
 		{[]string{"change", "record", "--repo", "bad", "--sha", "4c1e9a0"}, `--repo: "bad" names no owner`, "changes["},
 		{[]string{"deploy", "record", "--service", "checkout", "--repo", "acme/*", "--env", "production", "--sha", "4c1e9a0", "--status", "success"}, `--repo: "acme/*" is a pattern`, "deployments["},
 		{[]string{"incident", "open", "--service", "checkout", "--repo", "acme", "--title", "down"}, `--repo: "acme" names no owner`, "incidents["},
-		{[]string{"delivery", "source", "add", "acme", "--kind", "gitlb"}, `--kind: must be github, gitlab`, "valueloop: kind:"},
-		{[]string{"feature", "move", "wishlist", "--to", "redy"}, `--to: must be ready, measuring`, "valueloop: stage:"},
 		{[]string{"feature", "list", "--stage", "ideas"}, `--stage: no stage "ideas"`, "valueloop: stage:"},
 		{[]string{"feature", "list", "--objective", "activaton"}, `--objective: there is no objective "activaton"`, "valueloop: objective:"},
-		{[]string{"next", "--method", "wsfj"}, `--method: must be "wsjf" or "rice"`, "valueloop: method:"},
 		{[]string{"flow", "--objective", "nope"}, `--objective: there is no objective "nope"`, "valueloop: objective:"},
 	} {
 		code, _, errOut := s.cli(t, s.Admin, tc.args...)

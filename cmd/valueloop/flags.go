@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -195,7 +196,7 @@ func runFlagsApply(ctx context.Context, e *cliEnv, args []string) error {
 	yaml := strings.HasSuffix(*file, ".yaml") || strings.HasSuffix(*file, ".yml")
 	plan, err := c.ApplyFlagd(ctx, *f.env, data, yaml, true, *prune, *reason)
 	if err != nil {
-		return err
+		return inFile(*file, err)
 	}
 	if f.cf.output == "json" && (*dryRun || isEmpty(plan.Change)) {
 		return writeJSONOut(e, plan)
@@ -273,11 +274,22 @@ func variantNames(v map[string]any) string {
 }
 
 // inFile names the file a definition came from when the server refuses
-// the document as a whole (not valid JSON, say): its answer cannot know
-// the file's name.
+// it, as a whole (not valid JSON, say) or problem by problem: its answer
+// cannot know the file's name, and named its own ("request body",
+// "request.yaml", "api") in the problems, which the user never wrote.
 func inFile(name string, err error) error {
+	if name == "" || name == "-" {
+		return err
+	}
+	if ve, ok := errors.AsType[*valueloop.ValidationError](err); ok {
+		named := &valueloop.ValidationError{Problems: slices.Clone(ve.Problems)}
+		for i := range named.Problems {
+			named.Problems[i].Source = name
+		}
+		return named
+	}
 	var ae *valueloop.Error
-	if name == "" || name == "-" || !errors.As(err, &ae) || ae.Code != valueloop.EINVALID || ae.Field != "" {
+	if !errors.As(err, &ae) || ae.Code != valueloop.EINVALID || ae.Field != "" {
 		return err
 	}
 	return valueloop.Errorf(valueloop.EINVALID, "%s: %s", name, ae.Message)

@@ -140,6 +140,42 @@ func TestDefinitionFileNamed(t *testing.T) {
 	}
 }
 
+// TestDefinitionProblemsNameTheFile: each problem the server finds in a
+// flagd file given to flags apply or flags set names the file as the user
+// gave it, and nothing changes; flags apply's named the server's "request
+// body" (or "request.yaml"), which the user never wrote.
+func TestDefinitionProblemsNameTheFile(t *testing.T) {
+	srv := MustServe(t, "")
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	twice := write("twice.json", `{"flags": {"x": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"}}, "flags": {}}`)
+	yml := write("flags.yaml", "flags:\n  x:\n    state: ENABLED\n    state: DISABLED\n    variants: {on: true}\n")
+	state := write("x.json", `{"state": "ON", "variants": {"on": true}, "defaultVariant": "on"}`)
+	_, before, _ := srv.cli(t, srv.Admin, "flags", "export", "--env", "production")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"flags", "apply", "--env", "production", "-f", twice}, "  - " + twice + `: /flags: key "flags" appears more than once`},
+		{[]string{"flags", "apply", "--env", "production", "-f", yml}, "  - " + yml + ": not valid YAML"},
+		{[]string{"flags", "set", "x", "--env", "production", "-f", state}, state + `: `},
+	} {
+		code, _, stderr := srv.cli(t, srv.Admin, c.args...)
+		if code != exitInvalid || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "request") {
+			t.Errorf("valueloop %s: exit %d, stderr:\n%s\nwant %d with %q", strings.Join(c.args[:2], " "), code, stderr, exitInvalid, c.want)
+		}
+	}
+	if _, after, _ := srv.cli(t, srv.Admin, "flags", "export", "--env", "production"); after != before {
+		t.Errorf("refused files changed the flags:\nbefore %s\nafter %s", before, after)
+	}
+}
+
 // TestEmptyInputNamed: a file flag given "-" with nothing on standard
 // input, or an empty file, is refused naming the flag before a request
 // is made ('flags set -f -' used to say the server's "unexpected end of

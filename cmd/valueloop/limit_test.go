@@ -37,7 +37,7 @@ func TestLimitOutOfRange(t *testing.T) {
 // all four.
 func TestDORABucketRefused(t *testing.T) {
 	code, _, stderr := runCLI(t, "dora", "--bucket", "weak")
-	want := `--bucket: must be day, week, month or none, not "weak"; did you mean "week"?`
+	want := `--bucket: want day, week, month or none, not "weak"; did you mean "week"?`
 	if code != exitUsage || !strings.Contains(stderr, want) {
 		t.Errorf("dora --bucket weak: exit %d, stderr %q; want exit %d with %q", code, stderr, exitUsage, want)
 	}

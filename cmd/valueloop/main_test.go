@@ -48,7 +48,7 @@ func MustServeEnv(t testing.TB, dataDir string, env map[string]string, args ...s
 	s := &testServer{Admin: testAdminToken, DataDir: dataDir, Stderr: &syncBuffer{}, stop: cancel, done: make(chan int, 1)}
 	pr, pw := io.Pipe()
 	urlc := serveLog(pr, s.Stderr)
-	getenv := envMap(env)
+	getenv := environ(env)
 	all := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir}, args...)
 	go func() {
 		code := Run(ctx, all, strings.NewReader(""), io.Discard, pw, getenv)
@@ -127,7 +127,7 @@ func (s *testServer) Stop(t testing.TB) {
 func (s *testServer) cli(t testing.TB, token string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	getenv := envMap(map[string]string{"VALUELOOP_SERVER": s.URL, "VALUELOOP_TOKEN": token})
+	getenv := environ(map[string]string{"VALUELOOP_SERVER": s.URL, "VALUELOOP_TOKEN": token})
 	code := Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr, getenv)
 	return code, stdout.String(), stderr.String()
 }
@@ -232,4 +232,13 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// environ is m as os.Environ lists an environment, for Run.
+func environ(m map[string]string) []string {
+	var l []string
+	for k, v := range m {
+		l = append(l, k+"="+v)
+	}
+	return l
 }

@@ -36,14 +36,15 @@ func addMetricFlags(fs *flag.FlagSet) *metricFlags {
 	f := &metricFlags{}
 	fs.StringVar(&f.m.Key, "key", "", "metric key")
 	fs.StringVar(&f.m.Name, "name", "", "display name")
-	f.kind = fs.String("kind", "", "conversion, count, sum, mean, ratio or quantile")
+	f.kind = choice(fs, "kind", "", "`KIND`: conversion, count, sum, mean, ratio or quantile", string(metric.Conversion), string(metric.Count),
+		string(metric.Sum), string(metric.Mean), string(metric.Ratio), string(metric.Quantile))
 	floatVar(fs, &f.m.Quantile, "quantile", 0, "quantile: which one, in (0, 1), e.g. 0.99 for p99")
-	fs.StringVar(&f.m.Over, "over", "", "quantile: of the users' mean values (user, the default) or of all events' values (event)")
+	choiceVar(fs, &f.m.Over, "over", "", "quantile: over `WHAT`: user (the users' mean values, the default) or event (all events' values)", metric.OverUser, metric.OverEvent)
 	fs.StringVar(&f.m.Event, "event", "", "tracking event measured (a ratio's numerator)")
-	fs.StringVar(&f.m.Aggregate, "aggregate", "", "ratio numerator: sum (default) or count")
+	choiceVar(fs, &f.m.Aggregate, "aggregate", "", "ratio numerator's `AGGREGATE`: sum (default) or count", "sum", "count")
 	f.denEvent = fs.String("denominator-event", "", "ratio: tracking event of the denominator")
-	f.denAgg = fs.String("denominator-aggregate", "", "ratio denominator: count (default) or sum")
-	f.direction = fs.String("direction", "higher", "higher or lower: which way is better")
+	f.denAgg = choice(fs, "denominator-aggregate", "", "ratio denominator's `AGGREGATE`: count (default) or sum", "count", "sum")
+	f.direction = choice(fs, "direction", "higher", "`DIRECTION` that is better: higher or lower", string(metric.HigherIsBetter), string(metric.LowerIsBetter))
 	f.window = fs.String("window", "", "count only events within this time after first exposure, e.g. 7d or 36h")
 	fs.Var(&f.capv, "cap", "cap every per-user value at this number")
 	return f

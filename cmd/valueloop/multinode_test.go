@@ -439,7 +439,7 @@ func TestServeDatabaseErrors(t *testing.T) {
 			var stderr bytes.Buffer
 			start := time.Now()
 			code := Run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--database", tt.dsn},
-				strings.NewReader(""), io.Discard, &stderr, envMap(nil))
+				strings.NewReader(""), io.Discard, &stderr, environ(nil))
 			if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tt.code, tt.want)
 			}

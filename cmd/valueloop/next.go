@@ -49,7 +49,7 @@ func parseSpan(flagName, s string) (time.Duration, error) {
 func runNext(ctx context.Context, e *cliEnv, args []string) error {
 	var method, objective, cleanup string
 	_, c, cf, err := leafClient(e, "next", args, 0, func(fs *flag.FlagSet) {
-		fs.StringVar(&method, "method", "wsjf", "ranking: wsjf (cost of delay / size) or rice (reach × impact / effort)")
+		choiceVar(fs, &method, "method", "wsjf", "ranking `METHOD`: wsjf (cost of delay / size) or rice (reach × impact / effort)", string(value.WSJF), string(value.RICE))
 		fs.StringVar(&objective, "objective", "", "only what bets on this objective; ranks keep their place in the whole backlog")
 		fs.StringVar(&cleanup, "cleanup-after", "", "how long a decided feature's flag may stay before its cleanup is asked (default 14d)")
 	})
@@ -287,7 +287,7 @@ func oldestFitting(s value.StageFlow, room int) string {
 func runValueExport(ctx context.Context, e *cliEnv, args []string) error {
 	var format string
 	_, c, cf, err := leafClient(e, "value export", args, 0, func(fs *flag.FlagSet) {
-		fs.StringVar(&format, "format", "", "yaml or json (default: json with --output json, else yaml)")
+		choiceVar(fs, &format, "format", "", "`FORMAT`: yaml or json (default: json with --output json, else yaml)", "yaml", "json")
 	})
 	if err != nil {
 		return err
@@ -295,8 +295,6 @@ func runValueExport(ctx context.Context, e *cliEnv, args []string) error {
 	switch {
 	case format == "":
 		format = expIf(cf.output == "json", "json", "yaml")
-	case format != "yaml" && format != "json":
-		return usageErrorf("--format: want yaml or json, got %q", format)
 	case format == "yaml" && cf.output == "json":
 		return usageErrorf("--format yaml and --output json disagree: give one")
 	}

@@ -50,7 +50,7 @@ func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 	fs.StringVar(&in.Service, "service", "", "service deployed (required)")
 	fs.StringVar(&in.Environment, "env", "", "environment deployed to (required)")
 	fs.StringVar(&in.SHA, "sha", "", "commit deployed")
-	fs.StringVar(&in.Status, "status", "", "success, failure, pending or canceled (required)")
+	choiceVar(fs, &in.Status, "status", "", "`STATUS`: success, failure, pending or canceled (required)", "success", "failure", "pending", "canceled")
 	at := addTime(fs, "at", "when the deployment reached --status (TIME, default now)")
 	fs.StringVar(&in.ID, "id", "", "deployment ID: successive statuses of one deployment share it (default: a new one)")
 	fs.StringVar(&in.Version, "version", "", "version deployed")

@@ -88,7 +88,7 @@ func TestAdminTokenEnvOnExistingStore(t *testing.T) {
 	done := make(chan int, 1)
 	pr, pw := io.Pipe()
 	go func() {
-		done <- Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", srv.DataDir}, strings.NewReader(""), io.Discard, pw, envMap(env))
+		done <- Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", srv.DataDir}, strings.NewReader(""), io.Discard, pw, environ(env))
 		pw.Close()
 	}()
 	ready := serveLog(pr, &stderr)

@@ -158,7 +158,7 @@ func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
 	steps := fs.String("steps", "", "comma-separated PERCENT:MIN_DURATION[:MIN_USERS], e.g. 5%:1h,25%:1h,100%")
 	var guardrails listFlag
 	fs.Var(&guardrails, "guardrail", "METRIC[:lower|higher][:TOLERANCE], e.g. error-rate:2% (repeatable)")
-	onBreach := fs.String("on-breach", "rollback", "rollback or pause")
+	onBreach := choice(fs, "on-breach", "rollback", "`ACTION` on a guardrail's breach: rollback or pause", "rollback", "pause")
 	alpha := floatFlag(fs, "alpha", 0, "chance of a false alarm over the whole rollout (default 0.05)")
 	minSample := fs.Int64("min-sample", 0, "users each variant needs before a guardrail is judged, and before a step below 100% ends (default 100)")
 	key, c, err := rolloutKey(e, fs, cf, sub, env, args)

@@ -292,7 +292,7 @@ func TestRolloutUsage(t *testing.T) {
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer
-		code := Run(context.Background(), c.args, strings.NewReader(""), &stdout, &stderr, envMap(nil))
+		code := Run(context.Background(), c.args, strings.NewReader(""), &stdout, &stderr, environ(nil))
 		if code != exitUsage || !strings.Contains(stderr.String(), c.want) {
 			t.Errorf("%v: exit %d, %q; want %d with %q", c.args, code, stderr.String(), exitUsage, c.want)
 		}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,10 +25,11 @@ const (
 	exitUnauthorized = 6 // missing, wrong or insufficient token
 )
 
-// Run runs the valueloop command with args (without the program name) and
-// returns its exit code. Tests call it directly.
-func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	env := newCLIEnv(stdin, stdout, stderr, getenv)
+// Run runs the valueloop command with args (without the program name) in
+// environ, the environment as os.Environ lists it, and returns its exit
+// code. Tests call it directly.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
+	env := newCLIEnv(stdin, stdout, stderr, lookupIn(environ))
 	defer env.flush()
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -44,6 +46,17 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	c := root.find(args[0])
 	if c == nil {
 		return env.exit(usageErrorf("unknown command %q%s", args[0], root.didYouMean(args[0], "")))
+	}
+	// Help, version and completion read no variable: a misspelt one
+	// does not stand in the way of reading how to spell it.
+	if !slices.Contains([]string{"help", "version", "completion"}, c.name) {
+		warnings, err := checkEnviron(environ)
+		for _, w := range warnings {
+			fmt.Fprintf(env.stderr, "valueloop: %s\n", w)
+		}
+		if err != nil {
+			return env.exit(err)
+		}
 	}
 	return env.exit(c.dispatch(ctx, env, args[1:]))
 }
@@ -208,6 +221,9 @@ func (e *cliEnv) parseFlags(fs *flag.FlagSet, args []string) error {
 		return nil
 	}
 	help := errors.Is(err, flag.ErrHelp)
+	if err := choiceError(fs); err != nil {
+		return err // it lists the words the option takes: no help needed
+	}
 	switch {
 	case help && e.onHelp != nil:
 		e.onHelp(fs)

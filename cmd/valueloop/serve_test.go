@@ -65,7 +65,7 @@ func TestInvalidFlagsFileAtStart(t *testing.T) {
 	os.WriteFile(path, []byte(fileBad), 0o644)
 	var stderr strings.Builder
 	code := Run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--flags-file", "prod=" + path},
-		strings.NewReader(""), io.Discard, &stderr, envMap(nil))
+		strings.NewReader(""), io.Discard, &stderr, environ(nil))
 	if code != exitInvalid || !strings.Contains(stderr.String(), "bad.json") || !strings.Contains(stderr.String(), "greeting") {
 		t.Errorf("exit %d, stderr:\n%s\nwant exit %d naming bad.json and the flag", code, stderr.String(), exitInvalid)
 	}
@@ -86,7 +86,7 @@ func TestAddressInUse(t *testing.T) {
 		data := t.TempDir()
 		var stderr strings.Builder
 		code := Run(context.Background(), append([]string{"serve", "--addr", ln.Addr().String(), "--data", data}, extra...),
-			strings.NewReader(""), io.Discard, &stderr, envMap(nil))
+			strings.NewReader(""), io.Discard, &stderr, environ(nil))
 		msg := stderr.String()
 		for _, want := range []string{"--addr " + ln.Addr().String(), "address already in use", "VALUELOOP_ADDR", "addr: in the --config file"} {
 			if !strings.Contains(msg, want) {
@@ -112,7 +112,7 @@ func TestBootstrapTokenPrintedOnce(t *testing.T) {
 		done := make(chan int)
 		pr, pw := io.Pipe()
 		go func() {
-			done <- Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", data}, strings.NewReader(""), io.Discard, pw, envMap(nil))
+			done <- Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", data}, strings.NewReader(""), io.Discard, pw, environ(nil))
 			pw.Close()
 		}()
 		buf := make([]byte, 4096)

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -80,6 +81,61 @@ func suggestion(typed, prefix string, candidates []string) string {
 // "want text or json, not "jsno"; did you mean "json"?".
 func notOneOf(v string, values ...string) error {
 	return fmt.Errorf("want %s, not %q%s", orList(values), v, suggestion(v, "", values))
+}
+
+// choiceFlag is the value of an option that takes one of a fixed list of
+// words (--output table|json). Set refuses any other with notOneOf, and
+// parseFlags writes the refusal after the option's name, so that every such
+// option's error reads alike: the option, the values it takes, the value
+// given and the one likely meant. Each command checked its own before,
+// some with a suggestion, some without, some only on the server.
+type choiceFlag struct {
+	value   *string
+	allowed []string
+	err     error // Set's refusal, for parseFlags
+}
+
+func (c *choiceFlag) String() string {
+	if c == nil || c.value == nil {
+		return ""
+	}
+	return *c.value
+}
+
+func (c *choiceFlag) Set(v string) error {
+	if !slices.Contains(c.allowed, v) {
+		c.err = notOneOf(v, c.allowed...)
+		return c.err
+	}
+	*c.value = v
+	return nil
+}
+
+// choiceVar defines on fs the option name, stored in p, that takes one of
+// allowed; def when it is not given ("": the command or the server
+// decides). usage should name the value in backquotes (`FORMAT`).
+func choiceVar(fs *flag.FlagSet, p *string, name, def, usage string, allowed ...string) {
+	*p = def
+	fs.Var(&choiceFlag{value: p, allowed: allowed}, name, usage)
+}
+
+// choice is choiceVar that returns where the value is stored.
+func choice(fs *flag.FlagSet, name, def, usage string, allowed ...string) *string {
+	p := new(string)
+	choiceVar(fs, p, name, def, usage, allowed...)
+	return p
+}
+
+// choiceError is the refusal of the value of fs's choice option, written
+// after its name, or nil when no choice option refused its value.
+func choiceError(fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if c, ok := f.Value.(*choiceFlag); ok && c.err != nil && err == nil {
+			err = usageErrorf("%s: --%s: %v", fs.Name(), f.Name, c.err)
+		}
+	})
+	return err
 }
 
 // flagSuggestion is "; did you mean --env?" when err is the flag package's

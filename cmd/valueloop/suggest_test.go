@@ -89,3 +89,42 @@ func TestRecordKindSuggested(t *testing.T) {
 		}
 	}
 }
+
+// TestEnumeratedFlagValues: every option taking one of a fixed list of
+// words refuses another the same way, once, before anything is sent:
+// naming the option, the words it takes, the value given and the one
+// likely meant. Before, --output said "must be table or json" with no
+// guess, --format "got", --method and --scope went to the server (exit 3,
+// quoting its field names), and only --bucket suggested.
+func TestEnumeratedFlagValues(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"flags", "list", "--env", "production", "--output", "jsno"}, `flags list: --output: want table or json, not "jsno"; did you mean "json"?`},
+		{[]string{"backup", "f.db", "--output", "tabel"}, `backup: --output: want table or json, not "tabel"; did you mean "table"?`},
+		{[]string{"delivery", "import", "github", "acme/shop", "--output", "jsn"}, `--output: want table or json, not "jsn"; did you mean "json"?`},
+		{[]string{"value", "export", "--format", "ymal"}, `value export: --format: want yaml or json, not "ymal"; did you mean "yaml"?`},
+		{[]string{"next", "--method", "wsfj"}, `next: --method: want wsjf or rice, not "wsfj"; did you mean "wsjf"?`},
+		{[]string{"dora", "--bucket", "weak"}, `dora: --bucket: want day, week, month or none, not "weak"; did you mean "week"?`},
+		{[]string{"token", "create", "--scope", "admn"}, `token create: --scope: want evaluate, viewer or admin, not "admn"; did you mean "admin"?`},
+		{[]string{"metrics", "create", "--env", "production", "--key", "k", "--event", "e", "--kind", "convrsion"}, `--kind: want conversion, count, sum, mean, ratio or quantile, not "convrsion"; did you mean "conversion"?`},
+		{[]string{"metrics", "create", "--env", "production", "--over", "usr"}, `--over: want user or event, not "usr"; did you mean "user"?`},
+		{[]string{"metrics", "create", "--env", "production", "--aggregate", "cnt"}, `--aggregate: want sum or count, not "cnt"`},
+		{[]string{"metrics", "create", "--env", "production", "--denominator-aggregate", "sun"}, `--denominator-aggregate: want count or sum, not "sun"; did you mean "sum"?`},
+		{[]string{"metrics", "create", "--env", "production", "--direction", "hgher"}, `--direction: want higher or lower, not "hgher"; did you mean "higher"?`},
+		{[]string{"rollout", "start", "x", "--env", "production", "--on-breach", "rolback"}, `rollout start: --on-breach: want rollback or pause, not "rolback"; did you mean "rollback"?`},
+		{[]string{"feature", "move", "x", "--to", "donee"}, `feature move: --to: want ready, measuring, validated, invalidated, done or abandoned, not "donee"; did you mean "done"?`},
+		{[]string{"deploy", "record", "--service", "s", "--env", "production", "--status", "sucess"}, `--status: want success, failure, pending or canceled, not "sucess"; did you mean "success"?`},
+		{[]string{"delivery", "source", "add", "x", "--kind", "githb"}, `--kind: want github, gitlab, pagerduty or opsgenie, not "githb"; did you mean "github"?`},
+		{[]string{"events", "send", "--env", "production", "--key", "u", "--type", "exposre"}, `events send: --type: want tracking or exposure, not "exposre"; did you mean "exposure"?`},
+		{[]string{"experiment", "hypothesis", "set", "x", "--env", "production", "--direction", "incrase"}, `--direction: want increase or decrease, not "incrase"; did you mean "increase"?`},
+	}
+	for _, c := range cases {
+		// No server listens at port 1: a refusal after sending would say so.
+		code, _, stderr := runCLIEnv(t, map[string]string{"VALUELOOP_SERVER": "http://127.0.0.1:1", "VALUELOOP_DATA": t.TempDir()}, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) || strings.Count(stderr, "not \"") != 1 {
+			t.Errorf("valueloop %s: exit %d, stderr:\n%s\nwant exit %d and once %q", strings.Join(c.args, " "), code, stderr, exitUsage, c.want)
+		}
+	}
+}

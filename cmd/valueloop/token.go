@@ -30,7 +30,7 @@ func addClientFlags(e *cliEnv, fs *flag.FlagSet) *clientFlags {
 	c := &clientFlags{envToken: e.getenv("VALUELOOP_TOKEN")}
 	fs.StringVar(&c.server, "server", envOr(e, "VALUELOOP_SERVER", "http://127.0.0.1:8080"), "server URL (VALUELOOP_SERVER)")
 	fs.StringVar(&c.token, "token", "", "access token (VALUELOOP_TOKEN)")
-	fs.StringVar(&c.output, "output", "table", "output format: table or json")
+	choiceVar(fs, &c.output, "output", "table", "output `FORMAT`: table or json", "table", "json")
 	return c
 }
 
@@ -63,9 +63,6 @@ func (c *clientFlags) parseNoArgs(e *cliEnv, fs *flag.FlagSet, args []string) (*
 }
 
 func (c *clientFlags) client() (*client.Client, error) {
-	if c.output != "table" && c.output != "json" {
-		return nil, usageErrorf("--output must be table or json, not %q", c.output)
-	}
 	if err := checkServerURL(c.server); err != nil {
 		return nil, err
 	}
@@ -105,7 +102,8 @@ func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "token create")
 	cf := addClientFlags(e, fs)
 	env := fs.String("env", "", "environment the token is bound to (required for --scope evaluate and --client)")
-	scope := fs.String("scope", "evaluate", "evaluate (one environment: evaluate flags, send events), viewer (read everything, change nothing) or admin")
+	scope := choice(fs, "scope", "evaluate", "`SCOPE`: evaluate (one environment: evaluate flags, send events), viewer (read everything, change nothing) or admin",
+		string(valueloop.ScopeEvaluate), string(valueloop.ScopeViewer), string(valueloop.ScopeAdmin))
 	name := fs.String("name", "", "a name for the token (default: SCOPE-ENV-TIME)")
 	clientSide := fs.Bool("client", false, "a public client token for web pages and mobile apps: evaluates and sends events, nothing else")
 	var origins listFlag

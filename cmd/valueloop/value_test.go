@@ -530,7 +530,7 @@ func TestSetKeepsWhatItCannotRead(t *testing.T) {
 		before := stored()
 		var stdout, stderr strings.Builder
 		code := Run(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr,
-			envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
+			environ(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
 		if code == 0 || !strings.Contains(stderr.String(), "try again") {
 			t.Errorf("%s set with its stored value unreadable: exit %d, stderr %q; want a failure saying why", tc.name, code, stderr.String())
 		}
@@ -680,7 +680,7 @@ func runBehind(t *testing.T, s *testServer, target *url.URL, args []string, mean
 	defer front.Close()
 	var stdout, stderr strings.Builder
 	code := Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr,
-		envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
+		environ(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
 	return code, stderr.String()
 }
 
@@ -737,7 +737,7 @@ func TestFlowFitsInColumns(t *testing.T) {
 func (s *testServer) cliColumns(t *testing.T, columns string, args ...string) string {
 	t.Helper()
 	var out, errOut strings.Builder
-	getenv := envMap(map[string]string{"VALUELOOP_SERVER": s.URL, "VALUELOOP_TOKEN": s.Admin, "COLUMNS": columns})
+	getenv := environ(map[string]string{"VALUELOOP_SERVER": s.URL, "VALUELOOP_TOKEN": s.Admin, "COLUMNS": columns})
 	if code := Run(context.Background(), args, strings.NewReader(""), &out, &errOut, getenv); code != 0 {
 		t.Fatalf("valueloop %s with COLUMNS=%q: exit %d, %s", strings.Join(args, " "), columns, code, errOut.String())
 	}
