@@ -333,12 +333,14 @@ func (s *Service) DeleteRecord(ctx context.Context, kind string, n int64, actor,
 
 // checkRollback refuses a production rollback that does not restore an
 // earlier successful production deployment of its service (see
-// dora.Timeline.CheckRollback).
+// dora.Timeline.CheckRollback). It reads a fresh timeline, however slow
+// to build: a stale one lacks a target recorded just before
+// (TestRollbackReadsFreshTimeline).
 func (s *Service) checkRollback(ctx context.Context, d dora.Deployment) error {
 	if !d.Rollback || !d.Production || d.Status == dora.StatusCanceled {
 		return nil
 	}
-	snap, err := s.timeline(ctx)
+	snap, err := s.freshTimeline(ctx)
 	if err != nil {
 		return fmt.Errorf("check rollback: %w", err)
 	}

@@ -91,6 +91,7 @@ type Service struct {
 	// up to MaxStale after the records change while a new one is built in
 	// the background. Faster builds are redone before answering, so a
 	// reader sees every write made before it (defaults 250ms and 30s).
+	// The rollback check never reads a stale one (freshTimeline).
 	SlowBuild, MaxStale time.Duration
 	// TimeZone is the zone of reports that name none (a dora.Query
 	// without Location): the server's configured default, so the API, the
@@ -165,8 +166,23 @@ func (s *Service) Close() error {
 func (s *Service) Builds() int64 { return s.builds.Load() }
 
 // timeline returns a timeline of the stored records: the cached one when
-// the records have not changed since it was built. See SlowBuild.
+// the records have not changed since it was built. See SlowBuild: a
+// report may lag the latest writes, not a check that refuses one.
 func (s *Service) timeline(ctx context.Context) (*snapshot, error) {
+	return s.timelineOf(ctx, true)
+}
+
+// freshTimeline returns a timeline of every record stored before the call,
+// however long it takes to build: for a check that refuses a write (a
+// rollback to a deployment recorded just before it must find that
+// deployment).
+func (s *Service) freshTimeline(ctx context.Context) (*snapshot, error) {
+	return s.timelineOf(ctx, false)
+}
+
+// timelineOf returns a timeline, a slow one that is not too old (SlowBuild,
+// MaxStale) even though the records changed when stale is true.
+func (s *Service) timelineOf(ctx context.Context, stale bool) (*snapshot, error) {
 	v, err := s.Store.DeliveryVersion(ctx)
 	if err != nil {
 		return nil, err
@@ -178,7 +194,7 @@ func (s *Service) timeline(ctx context.Context) (*snapshot, error) {
 			s.mu.Unlock()
 			return cur, nil
 		}
-		if cur != nil && cur.took >= s.SlowBuild && time.Since(cur.readAt) < s.MaxStale {
+		if stale && cur != nil && cur.took >= s.SlowBuild && time.Since(cur.readAt) < s.MaxStale {
 			if s.building == nil && !s.closed {
 				s.startBuild(true)
 			}

@@ -514,6 +514,33 @@ func TestSlowTimelineServesStale(t *testing.T) {
 	s.Close()
 }
 
+// TestRollbackReadsFreshTimeline: a rollback to a deployment recorded
+// just before it is accepted however slow timelines are to build. The
+// check read the cached timeline, which a slow build lets answer for up
+// to MaxStale after a write, so it refused the rollback as "not an
+// earlier successful production deployment" (the demo's, once, on a
+// loaded machine). SlowBuild 0 makes every build slow, so the stale one
+// would answer deterministically.
+func TestRollbackReadsFreshTimeline(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	s.SlowBuild = 0
+	s.MaxStale = time.Hour
+	defer s.Close()
+	q := dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour)}
+	if _, err := s.Report(ctx, q); err != nil { // builds the timeline, which then counts as slow
+		t.Fatal(err)
+	}
+	target := strings.Repeat("b", 40) // a full SHA: recording it reads no timeline
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: target, Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	rb := delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: target, Status: "success", At: ptr(c.t.Add(-time.Minute)), Rollback: true}
+	if _, _, err := s.RecordDeployment(ctx, rb, ""); err != nil {
+		t.Errorf("a rollback to the deployment recorded just before it: %v", err)
+	}
+}
+
 // stallingStore is the real store whose DeliveryData, once stalled is
 // closed, waits for its context to end (or a minute) and reports whether
 // it ended.
