@@ -116,7 +116,7 @@ func TestLateCommitObscuresWarned(t *testing.T) {
 	}
 	// Authored before it, pushed late: the deployment names none now.
 	r = push("p-late", "abcdef02"+tail, c.t.Add(-6*time.Hour))
-	if w := r.Warning.String(); r.Warning == nil || r.Warning.Field != "sha" || !strings.Contains(w, d.ID) || !strings.Contains(w, `"abcdef0"`) || !strings.Contains(w, "placed by its time alone") {
+	if w := r.Warning.String(); r.Warning == nil || r.Warning.Field != "sha" || r.Warning.Record != "deployment" || !strings.Contains(w, d.ID) || !strings.Contains(w, `"abcdef0"`) || !strings.Contains(w, "placed by its time alone") {
 		t.Errorf("push of a commit authored before the deployment of abcdef0: warning %q; want one naming %s", w, d.ID)
 	}
 	if !strings.Contains(log.String(), d.ID) {

@@ -63,6 +63,11 @@ type Warning struct {
 	// it: the fields to give again with their values.
 	Message string  `json:"message"`
 	Again   []Given `json:"again,omitempty"`
+	// Record, when set, is the kind of the earlier record the warning is
+	// about (deployment or incident), not the one sent: Field and Again
+	// are that record's fields, which the CLI names by the flags of the
+	// command that records it, not by those of the command run.
+	Record string `json:"record,omitempty"`
 }
 
 // Given is a field of a record and its value, as a warning says to give it
@@ -402,14 +407,15 @@ func (s *Service) obscured(changes []dora.Change) *Warning {
 		if o.Kind == "incident" {
 			fix = recordAgain("open", o.ID, "openedAt", o.At)
 		}
-		return &Warning{Field: field(o), Message: fmt.Sprintf("%q of %s %s of %s %s", o.SHA, o.Kind, o.ID, o.Service, ambiguousNow) + fix.text, Again: fix.again}
+		return &Warning{Field: field(o), Message: fmt.Sprintf("%q of %s %s of %s %s", o.SHA, o.Kind, o.ID, o.Service, ambiguousNow) + fix.text, Again: fix.again, Record: o.Kind}
 	}
 	names := make([]string, len(obs))
 	for i, o := range obs {
 		names[i] = fmt.Sprintf("%q of %s %s of %s", o.SHA, o.Kind, o.ID, o.Service)
 	}
 	return &Warning{Field: field(obs[0]), Message: fmt.Sprintf("of %d earlier records (%s) %s", len(obs), valueloop.ListFirst(names, 3), ambiguousNow) +
-		"each is placed by its time alone: to name its commit, record it again with more of its digits and the same id and time (delivery record list finds it)"}
+		"each is placed by its time alone: to name its commit, record it again with more of its digits and the same id and time (delivery record list finds it)",
+		Record: obs[0].Kind}
 }
 
 // DeploymentInput is a deployment sent to the API.

@@ -318,3 +318,21 @@ func serveAmbiguousShop(t *testing.T) (*testServer, func(want int, args ...strin
 	run(0, "change", "record", "--service", "shop", "--sha", "abcdef02"+tail, "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T02:00:00Z")
 	return s, run
 }
+
+// TestChangeRecordObscuresWarned: a change recorded late makes an earlier
+// deployment's abbreviation name no commit; 'change record' warns, naming
+// the deployment's fields as 'deploy record' takes them, since the
+// deployment is what to record again, not the change whose --sha was full.
+func TestChangeRecordObscuresWarned(t *testing.T) {
+	s := MustServe(t, "")
+	run := adminCLI(t, s)
+	tail := strings.Repeat("0", 32)
+	run(0, "change", "record", "--service", "shop", "--sha", "abcdef01"+tail, "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T01:00:00Z")
+	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--id", "dep-1", "--sha", "abcdef0", "--status", "success", "--at", "2026-02-02T11:00:00Z")
+	run(0, "dora", "--service", "shop")
+	code, _, stderr := s.cli(t, s.Admin, "change", "record", "--service", "shop", "--sha", "abcdef02"+tail, "--authored-at", "2026-02-01T00:00:00Z", "--merged-at", "2026-02-02T02:00:00Z")
+	if code != 0 || !strings.Contains(stderr, `warning: sha "abcdef0" of deployment dep-1 of shop is ambiguous now`) ||
+		!strings.Contains(stderr, "the same --id (dep-1) and --at (2026-02-02T11:00:00Z), with valueloop deploy record") {
+		t.Errorf("change record of a commit authored before deployment dep-1 of abcdef0: exit %d, stderr %q; want a warning naming the deployment's fields by deploy record's flags", code, stderr)
+	}
+}

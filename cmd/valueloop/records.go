@@ -94,17 +94,38 @@ func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 // pull request a forge recorded otherwise).
 func warnReceipt(e *cliEnv, ff flagFields, r delivery.Receipt) { warn(e, ff, r.Warning) }
 
-// warn writes w, if any, on stderr, each field it names by its flag.
+// warn writes w, if any, on stderr, each field it names by its flag. A
+// warning about an earlier record (w.Record) names its fields by the flags
+// of the command that records it again, and its field as a field: the
+// flag of that name in the command run holds another value
+// (TestChangeRecordObscuresWarned).
 func warn(e *cliEnv, ff flagFields, w *delivery.Warning) {
 	if w == nil {
 		return
 	}
-	fmt.Fprintf(e.stderr, "warning: %s\n", w.Text(func(field string) string {
-		if flag := ff.fields[field]; flag != "" {
+	head, again := w.Field, ""
+	if cmd, ok := recordCommands[w.Record]; ok {
+		ff = cmd.flags
+		if len(w.Again) > 0 {
+			again = ", with valueloop " + cmd.name
+		}
+	}
+	fmt.Fprintf(e.stderr, "warning: %s%s\n", w.Text(func(field string) string {
+		if flag := ff.fields[field]; flag != "" && (w.Record == "" || field != head) {
 			return flag
 		}
 		return field
-	}))
+	}), again)
+}
+
+// recordCommands are the commands that record each kind of earlier record
+// a warning may be about (delivery.Warning.Record), with their flags.
+var recordCommands = map[string]struct {
+	name  string
+	flags flagFields
+}{
+	"deployment": {"deploy record", deployFlags},
+	"incident":   {"incident open", incidentFlags},
 }
 
 func duplicateNote(r delivery.Receipt) string {
