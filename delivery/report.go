@@ -35,6 +35,13 @@ func (s *Service) Report(ctx context.Context, q dora.Query) (*Report, error) {
 		q.Location = s.Zone()
 	}
 	r, err := snap.tl.Report(q)
+	if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
+		// A stale timeline may lag, not deny: a service or team recorded
+		// since is looked for in a fresh one (TestNewServiceFoundWhileStale).
+		if snap, err = s.freshTimeline(ctx); err == nil {
+			r, err = snap.tl.Report(q)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -192,13 +199,20 @@ func parseTimeIn(field, v string, loc *time.Location) (time.Time, error) {
 // Deployments returns the production deployments of a service made in
 // [from, to), each with the changes it delivered first, as the timeline
 // concluded; ENOTFOUND for a service neither the records nor the catalog
-// know.
+// know. A stale timeline (SlowBuild) may lag, not deny: a service it does
+// not know is looked for in a fresh one before it is said to be none.
 func (s *Service) Deployments(ctx context.Context, service string, from, to time.Time) ([]dora.DeploymentFacts, error) {
+	known := func(snap *snapshot) bool {
+		return slices.Contains(snap.tl.Services(), service) || catalogued(snap.data.Catalog, service)
+	}
 	snap, err := s.timeline(ctx)
+	if err == nil && !known(snap) {
+		snap, err = s.freshTimeline(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(snap.tl.Services(), service) && !catalogued(snap.data.Catalog, service) {
+	if !known(snap) {
 		return nil, &valueloop.Error{Code: valueloop.ENOTFOUND, Field: "service", Message: "no service named " + service}
 	}
 	out := []dora.DeploymentFacts{}

@@ -541,6 +541,39 @@ func TestRollbackReadsFreshTimeline(t *testing.T) {
 	}
 }
 
+// TestNewServiceFoundWhileStale: the deployments of a service recorded
+// just before are listed however slow timelines are to build; the stale
+// timeline did not know the service and answered that there is none
+// (ENOTFOUND), where a stale answer may lag but not deny.
+func TestNewServiceFoundWhileStale(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	s.SlowBuild = 0 // every build counts as slow
+	s.MaxStale = time.Hour
+	defer s.Close()
+	q := dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour)}
+	if _, err := s.Report(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "basket", Environment: "prod-eu", SHA: strings.Repeat("c", 40), Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if facts, err := s.Deployments(ctx, "basket", q.From, q.To); err != nil || len(facts) != 1 {
+		t.Errorf("deployments of basket, recorded just before: %+v, %v; want its one deployment", facts, err)
+	}
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "till", Environment: "prod-eu", SHA: strings.Repeat("d", 40), Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	sq := q
+	sq.Services = []string{"till"}
+	if r, err := s.Report(ctx, sq); err != nil || r.Overall.Total.Deployments != 1 {
+		t.Errorf("report on till, recorded just before: %+v, %v; want its one deployment", r, err)
+	}
+	if _, err := s.Deployments(ctx, "nope", q.From, q.To); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("deployments of an unknown service: %v", err)
+	}
+}
+
 // stallingStore is the real store whose DeliveryData, once stalled is
 // closed, waits for its context to end (or a minute) and reports whether
 // it ended.
