@@ -476,17 +476,27 @@ func TestReportFromRecords(t *testing.T) {
 	}
 }
 
+// slowService is mustService whose every timeline build counts as slow
+// (SlowBuild 0), so that after a write the cached timeline answers
+// reports for an hour, with a first timeline built by a report on q.
+func slowService(t *testing.T) (*delivery.Service, *clock, dora.Query) {
+	t.Helper()
+	s, _, c := mustService(t)
+	s.SlowBuild = 0
+	s.MaxStale = time.Hour
+	t.Cleanup(func() { s.Close() })
+	q := dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour)}
+	if _, err := s.Report(t.Context(), q); err != nil {
+		t.Fatal(err)
+	}
+	return s, c, q
+}
+
 // TestSlowTimelineServesStale: a timeline slow to build keeps answering
 // while a new one is built in the background, which then answers.
 func TestSlowTimelineServesStale(t *testing.T) {
 	ctx := t.Context()
-	s, _, c := mustService(t)
-	s.SlowBuild = 0 // every build counts as slow
-	s.MaxStale = time.Hour
-	q := dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour)}
-	if _, err := s.Report(ctx, q); err != nil {
-		t.Fatal(err)
-	}
+	s, c, q := slowService(t)
 	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -511,7 +521,6 @@ func TestSlowTimelineServesStale(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	s.Close()
 }
 
 // TestRollbackReadsFreshTimeline: a rollback to a deployment recorded
@@ -523,14 +532,7 @@ func TestSlowTimelineServesStale(t *testing.T) {
 // would answer deterministically.
 func TestRollbackReadsFreshTimeline(t *testing.T) {
 	ctx := t.Context()
-	s, _, c := mustService(t)
-	s.SlowBuild = 0
-	s.MaxStale = time.Hour
-	defer s.Close()
-	q := dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour)}
-	if _, err := s.Report(ctx, q); err != nil { // builds the timeline, which then counts as slow
-		t.Fatal(err)
-	}
+	s, c, _ := slowService(t)
 	target := strings.Repeat("b", 40) // a full SHA: recording it reads no timeline
 	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: target, Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
 		t.Fatal(err)
@@ -547,14 +549,7 @@ func TestRollbackReadsFreshTimeline(t *testing.T) {
 // (ENOTFOUND), where a stale answer may lag but not deny.
 func TestNewServiceFoundWhileStale(t *testing.T) {
 	ctx := t.Context()
-	s, _, c := mustService(t)
-	s.SlowBuild = 0 // every build counts as slow
-	s.MaxStale = time.Hour
-	defer s.Close()
-	q := dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour)}
-	if _, err := s.Report(ctx, q); err != nil {
-		t.Fatal(err)
-	}
+	s, c, q := slowService(t)
 	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "basket", Environment: "prod-eu", SHA: strings.Repeat("c", 40), Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
 		t.Fatal(err)
 	}
