@@ -483,7 +483,10 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter,
 	}
 	v := k.v + t.v
 	if !(v > 0) {
-		if kind == Proportion && k.rawV+t.rawV == 0 && math.Abs(t.estimate-k.estimate) == 1 {
+		// A stratified rate is a sum of weights that need not add up to
+		// exactly 1 (TestNewcombeStratified): 0 and 1 up to rounding.
+		if kind == Proportion && k.rawV+t.rawV == 0 && math.Abs(t.estimate-k.estimate) > 1-1e-9 {
+			k.estimate, t.estimate = math.Round(k.estimate), math.Round(t.estimate)
 			a.newcombe(c, lowerIsBetter, k, t)
 			return nil
 		}
