@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"strconv"
 	"testing"
 )
 
@@ -18,16 +17,14 @@ import (
 // gets early, where those cases are. It logs how many runs rejected only
 // on that path, which could not reject before. Long runs:
 //
-//	VALUELOOP_SIM_RUNS=20000 go test -count=1 -timeout 30m -run TestSequentialZeroAgainstAllFalsePositives -v ./stats/
+//	VALUELOOP_SIM_RUNS=3000 go test -count=1 -timeout 30m -run TestSequentialZeroAgainstAllFalsePositives -v ./stats/
+//
+// gives 6.1%, 3.9%, 1.5% and 0%; at a 50% rate tuned for 100 users, 178 of
+// the 184 runs that erred were first rejected with both arms varying, the
+// asymptotic sequence's own error at a handful of users, which the pooled
+// variance does not touch (VALUELOOP_SIM_SCENARIO names one scenario).
 func TestSequentialZeroAgainstAllFalsePositives(t *testing.T) {
-	runs := 400
-	if s := os.Getenv("VALUELOOP_SIM_RUNS"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 100 {
-			t.Fatalf("VALUELOOP_SIM_RUNS: want a number of runs of at least 100, got %q", s)
-		}
-		runs = v
-	}
+	runs := simRuns(t, 400)
 	const alpha = 0.05
 	only := os.Getenv("VALUELOOP_SIM_SCENARIO") // a name, to run one scenario
 	for i, sc := range []struct {
