@@ -218,7 +218,9 @@ func guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 				// neither a relative change nor a sequential interval.
 				r.Reason = c.Absolute.Note
 			}
-			if harmFromZero(g.Direction, c.Absolute.Sequential) {
+			// A fall from 100% to none (Newcombe's other case) is −100%,
+			// beyond any tolerance below that.
+			if harmFromZero(g.Direction, c.Absolute.Sequential) && (r.Baseline == 0 || g.Tolerance < 1) {
 				// Any harm from 0 is an infinite relative change, beyond
 				// every tolerance: shown once the absolute difference's
 				// interval lies wholly on the harmful side of 0.
@@ -365,14 +367,19 @@ func harmFromZero(dir metric.Direction, iv stats.Interval) bool {
 }
 
 // zeroBreachReason is breachReason for a zero baseline, in absolute terms:
-// there is no relative change to state.
+// there is no relative change to state; or for a baseline at 100% against
+// a variant at none, whose −100% has no interval (stats' Newcombe case).
 func zeroBreachReason(r GuardrailResult, p *Plan, abs stats.Effect) string {
 	worse := "rose"
 	if r.Direction == metric.HigherIsBetter {
 		worse = "fell"
 	}
-	return fmt.Sprintf("guardrail %s %s from 0: %s is %s vs 0 for %s (%+.4g, %.4g%% interval [%+.4g, %+.4g]), beyond any tolerance of a zero baseline",
-		r.Metric, worse, p.Variant, num(r.Value), p.Baseline, abs.Estimate, r.Level*100, abs.Sequential.Lower, abs.Sequential.Upper)
+	beyond := "beyond any tolerance of a zero baseline"
+	if r.Baseline != 0 { // every baseline user converted, no variant user
+		beyond = "a fall of 100%, beyond the tolerated -" + pct(r.Tolerance)
+	}
+	return fmt.Sprintf("guardrail %s %s from %s: %s is %s vs %s for %s (%+.4g, %.4g%% interval [%+.4g, %+.4g]), %s",
+		r.Metric, worse, num(r.Baseline), p.Variant, num(r.Value), num(r.Baseline), p.Baseline, abs.Estimate, r.Level*100, abs.Sequential.Lower, abs.Sequential.Upper, beyond)
 }
 
 // IntervalString writes a relative interval as percentages.

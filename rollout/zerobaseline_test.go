@@ -16,8 +16,10 @@ import (
 // none in 1,000 users of the baseline to 31 in 1,000 of the variant is
 // breached (it was "not enough data", so the rollout advanced on time
 // alone); a rise too small to tell from chance, no errors in either, or a
-// conversion rising from 0 (better) still have no figures to judge, nor
-// has every variant user erring (0% against 100%: no sequential interval).
+// conversion rising from 0 (better) still have no figures to judge. Every
+// variant user erring (0% against 100%) is the worst harm there is: it was
+// "not enough data" (the Wald variance is 0 in both arms, and Newcombe's
+// interval had no sequential form), now breached.
 func TestGuardrailFromAZeroBaseline(t *testing.T) {
 	for _, c := range []struct {
 		name       string
@@ -25,15 +27,18 @@ func TestGuardrailFromAZeroBaseline(t *testing.T) {
 		variantHit int // users of the variant with the event, of 1000
 		want       string
 		reason     string
+		baseHit    int // users of the baseline with the event, of 1000
 	}{
-		{"errors rise from none", "lower", 31, rollout.GuardrailBreached, "rose from 0"},
-		{"one error is chance", "lower", 1, rollout.GuardrailNotEnoughData, "baseline is 0"},
-		{"no errors in either", "lower", 0, rollout.GuardrailNotEnoughData, ""},
-		{"conversions rise from none", "higher", 31, rollout.GuardrailNotEnoughData, "baseline is 0"},
-		// Every variant user errs: Newcombe's interval, which has no
-		// sequential form, so the rollout's sequential check says nothing
-		// and the reason says why.
-		{"every user errs in the variant", "lower", 1000, rollout.GuardrailNotEnoughData, "Newcombe's hybrid score interval; it has no sequential form"},
+		{"errors rise from none", "lower", 31, rollout.GuardrailBreached, "rose from 0", 0},
+		{"one error is chance", "lower", 1, rollout.GuardrailNotEnoughData, "baseline is 0", 0},
+		{"no errors in either", "lower", 0, rollout.GuardrailNotEnoughData, "", 0},
+		{"conversions rise from none", "higher", 31, rollout.GuardrailNotEnoughData, "baseline is 0", 0},
+		{"every user errs in the variant", "lower", 1000, rollout.GuardrailBreached, "rose from 0", 0},
+		// Every variant user converts: better, so nothing to judge.
+		{"every user converts in the variant", "higher", 1000, rollout.GuardrailNotEnoughData, "Newcombe", 0},
+		// Every baseline user converts and no variant user does: a fall
+		// of 100%, beyond any tolerance, from 1 (not "from 0").
+		{"conversions fall from all to none", "higher", 0, rollout.GuardrailBreached, "fell from 1: one-page is 0 vs 1 for classic", 1000},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := metric.Metric{Key: "error-rate", Kind: metric.Conversion, Event: "error", Direction: metric.Direction(c.dir)}
@@ -50,7 +55,7 @@ func TestGuardrailFromAZeroBaseline(t *testing.T) {
 				for _, v := range []string{"classic", "one-page"} {
 					key := v + strconv.Itoa(i)
 					events = append(events, ingest.Event{Type: ingest.Exposure, Flag: "checkout", Variant: v, TargetingKey: key, Time: 1_767_225_600_000, TimeSet: true})
-					if v == "one-page" && i < c.variantHit {
+					if (v == "one-page" && i < c.variantHit) || (v == "classic" && i < c.baseHit) {
 						events = append(events, ingest.Event{Type: ingest.Tracking, Name: "error", TargetingKey: key, Time: 1_767_225_600_001, TimeSet: true})
 					}
 				}

@@ -85,14 +85,7 @@ func rejections(t *testing.T, runs int, n int64, base, effect float64) float64 {
 //
 //	VALUELOOP_SIM_RUNS=200000 go test -count=1 -timeout 30m -run TestRelativePlanIncreaseBySimulation -v ./stats/
 func TestRelativePlanIncreaseBySimulation(t *testing.T) {
-	runs := experiments
-	if s := os.Getenv("VALUELOOP_SIM_RUNS"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 100 {
-			t.Fatalf("VALUELOOP_SIM_RUNS: want a number of runs of at least 100, got %q", s)
-		}
-		runs = v
-	}
+	runs := simRuns(t, experiments)
 	const target = 0.8
 	tol := 4 * math.Sqrt(target*(1-target)/float64(runs))
 	check := func(what string, n int64, base, effect float64, planned bool) float64 {
@@ -148,4 +141,19 @@ func TestRelativePlanIncreaseBySimulation(t *testing.T) {
 			t.Logf("%+.1f%% of %v%% at %d per arm: relative test rejects %.1f%% over %d runs", 100*x, 100*p.Baseline, units, 100*rate, runs)
 		}
 	}
+}
+
+// simRuns is the number of simulated runs: VALUELOOP_SIM_RUNS for a long
+// run, def in the normal suite.
+func simRuns(t *testing.T, def int) int {
+	t.Helper()
+	s := os.Getenv("VALUELOOP_SIM_RUNS")
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 100 {
+		t.Fatalf("VALUELOOP_SIM_RUNS: want a number of runs of at least 100, got %q", s)
+	}
+	return v
 }

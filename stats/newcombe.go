@@ -26,9 +26,13 @@ const MethodNewcombe = "newcombe"
 //
 // and its p-value is that of the z at which the interval reaches 0,
 // reach(z) = 1, so that p < α exactly when the interval at α excludes 0 (as
-// for every other test here). The interval has no always-valid form here:
-// the sequential interval is the whole range [−1, 1] and its p-value 1, so
-// sequential inference keeps saying nothing, as it did. No relative effect:
+// for every other test here). Newcombe's interval has no always-valid form;
+// the sequential interval and p-value are the confidence sequence's on
+// each arm's variance at the pooled rate (sequentialArms), the score
+// test's standard error √(p̄(1 − p̄)(1/n_c + 1/n_t)), p̄ = n_t/(n_c + n_t) or
+// n_c/(n_c + n_t), which is not 0. Without it the sequence was the whole
+// range and its p-value 1, so a rollout whose every candidate user erred
+// against none of the baseline's was never breached. No relative effect:
 // against a control at 0 the ratio is unbounded, and against a treatment at
 // 0 the score interval of the ratio (statsmodels method "score") collapses
 // to a point rather than an interval. The Bayesian view is each arm's
@@ -39,14 +43,17 @@ func (a *analyzer) newcombe(c *Comparison, lowerIsBetter bool, k, t armStats) {
 	d := t.estimate - k.estimate
 	units := [2]int64{int64(k.n), int64(t.n)}
 	stat := math.Copysign(newcombeZ(units[0], units[1]), d)
+	ks, ts := sequentialArms(Proportion, k, t)
+	seqSE := math.Sqrt(ks.v + ts.v)
 	e := Effect{
 		Estimate:         d,
 		Interval:         newcombeInterval(d, newcombeReach(a.zCrit, units[0], units[1]), alt),
-		Sequential:       rateRange(alt),
+		Sequential:       newcombeInterval(d, a.seq.multiplier(k.n+t.n)*seqSE, alt),
 		Statistic:        stat,
 		PValue:           zPValue(stat, alt),
-		SequentialPValue: 1,
+		SequentialPValue: a.seq.pValue(d/seqSE, k.n+t.n, alt),
 		Method:           MethodNewcombe,
+		SequentialSE:     seqSE,
 		Units:            &units,
 	}
 	e.AdjustedPValue, e.AdjustedSequentialPValue = e.PValue, e.SequentialPValue
@@ -56,7 +63,7 @@ func (a *analyzer) newcombe(c *Comparison, lowerIsBetter bool, k, t armStats) {
 		which = "every unit converted in control and none in the treatment"
 		why = "the relative change is −100%, with no interval of its own"
 	}
-	e.Note = fmt.Sprintf("%s: the normal approximation has no interval, so this is Newcombe's hybrid score interval; it has no sequential form (the sequential interval is the whole range, p = 1), and %s", which, why)
+	e.Note = fmt.Sprintf("%s: the normal approximation has no interval, so this is Newcombe's hybrid score interval; the sequential interval is the score test's (each arm's variance at the pooled rate), and %s", which, why)
 	c.Status = OK
 	c.tt = test{crit: a.zCrit, units: k.n + t.n}
 	c.Absolute = e
@@ -115,10 +122,4 @@ func newcombeInterval(d, reach float64, alt Alternative) Interval {
 		return Interval{Upper: hi, LowerUnbounded: true}
 	}
 	return Interval{Lower: lo, Upper: hi}
-}
-
-// rateRange is every difference of two rates, [−1, 1], shaped by the
-// alternative: the interval that says nothing.
-func rateRange(alt Alternative) Interval {
-	return newcombeInterval(0, 1, alt)
 }

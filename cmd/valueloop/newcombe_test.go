@@ -30,7 +30,7 @@ func TestNewcombeIntervalNamed(t *testing.T) {
 	r.Settings.Settings = stats.DefaultSettings()
 	var b strings.Builder
 	writeResultsFit(&b, r, 80)
-	for _, want := range []string{"note: treatment: every unit converted in the treatment and none in control", "Newcombe's hybrid score interval", "no sequential form"} {
+	for _, want := range []string{"note: treatment: every unit converted in the treatment and none in control", "Newcombe's hybrid score interval", "the sequential interval is the score test's"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the result lacks %q:\n%s", want, b.String())
 		}
