@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Error kinds. Each maps to exactly one HTTP status in the HTTP layer and to
@@ -55,6 +56,20 @@ func FieldErrorf(field string, format string, args ...any) *Error {
 // 64 bytes (at a rune boundary) and marks the cut with "…": a value as long
 // as a request body makes no message as long.
 func Clip(s string) string { return clipTo(s, 64) }
+
+// ClipKey is a key quoted in a field path: whole when no longer than a
+// flag key may be (200 characters), else Clipped. A path names the key,
+// and legitimate keys cut to 64 bytes made two flags alike in their first
+// 64 one path; only a key no flag, variant or field has is cut.
+func ClipKey(s string) string {
+	if len(s) <= 4*maxKeyRunes && utf8.RuneCountInString(s) <= maxKeyRunes {
+		return s
+	}
+	return Clip(s)
+}
+
+// maxKeyRunes is the longest flag key's length (flagKeyPattern).
+const maxKeyRunes = 200
 
 // ClipMessage cuts s, a message or field name that may quote input, to its
 // first KiB, as Clip does: the last bound on what an error answer echoes,

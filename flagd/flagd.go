@@ -280,7 +280,7 @@ func (p *parser) shape(js []byte) bool {
 // keep the last silently, while flagd's own reader may not.
 func (p *parser) duplicates(js []byte) {
 	for _, path := range jsondecode.Duplicates(js) {
-		p.problem("", path.Pointer(), "key %s appears more than once", quoteKey(path[len(path)-1].Key))
+		p.problem("", path.Pointer(), "key %q appears more than once", valueloop.ClipKey(path[len(path)-1].Key))
 	}
 }
 
@@ -504,11 +504,7 @@ func escape(s string) string {
 	return strings.ReplaceAll(s, "/", "~1")
 }
 
-// quoteKey quotes a key for a message, cut short: a refused key may be
-// 70,000 characters long.
-func quoteKey(key string) string {
-	if len(key) > 64 {
-		return strconv.Quote(key[:64]) + "…"
-	}
-	return strconv.Quote(key)
-}
+// quoteKey quotes a refused key for a message, cut short (valueloop.Clip):
+// it may be 70,000 characters long. Cut at its 64th byte, it split a
+// character ("\xc3").
+func quoteKey(key string) string { return strconv.Quote(valueloop.Clip(key)) }

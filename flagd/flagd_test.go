@@ -160,6 +160,9 @@ func hasProblem(ps []valueloop.Problem, path, msg string) bool {
 	return false
 }
 
+// longKey is 199 characters, one short of the longest flag key.
+var longKey = strings.Repeat("checkout-", 22) + "a"
+
 func TestParseProblems(t *testing.T) {
 	const ok = `"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a"`
 	cases := []struct {
@@ -182,6 +185,14 @@ func TestParseProblems(t *testing.T) {
 		{"empty key", `{"flags": {"": {` + ok + `}}}`, "/flags/", "empty"},
 		{"duplicate flag", `{"flags": {"f": {` + ok + `}, "f": {` + ok + `}}}`, "/flags/f", "more than once"},
 		{"duplicate variant", `{"flags": {"f": {"state": "ENABLED", "variants": {"a": 1, "a": 2}}}}`, "/flags/f/variants/a", "more than once"},
+		// A flag key may have 200 characters: the path names it whole,
+		// else two flags alike in their first 64 were one path.
+		// A duplicate key was cut at its 64th byte, inside the "ö"
+		// (\xc3): a key a flag may have is quoted whole.
+		{"duplicate unicode key", `{"flags": {"` + strings.Repeat("a", 63) + `ö": {` + ok + `}, "` + strings.Repeat("a", 63) + `ö": {` + ok + `}}}`, "/flags/" + strings.Repeat("a", 63) + "ö", `key "` + strings.Repeat("a", 63) + `ö" appears more than once`},
+		// A refused key is cut at 64 bytes, before the character they split.
+		{"invalid key cut", `{"flags": {"` + strings.Repeat("a", 63) + `ö/": {` + ok + `}}}`, "/flags", `flag key "` + strings.Repeat("a", 63) + `…" must be`},
+		{"duplicate variant of a long key", `{"flags": {"` + longKey + `x": {` + ok + `}, "` + longKey + `y": {"state": "ENABLED", "variants": {"a": 1, "a": 2}}}}`, "/flags/" + longKey + "y/variants/a", "more than once"},
 		{"semantic problem from Compile", `{"flags": {"f": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "b"}}}`, "/flags/f/defaultVariant", "not one of"},
 		{"targeting problem", `{"flags": {"f": {` + ok + `, "targeting": {"if": [{"==": [{"var": "x"}]}, "a", null]}}}}`, "/flags/f/targeting/if/0/==", "2 arguments"},
 		{"evaluators not object", `{"flags": {}, "$evaluators": []}`, "/$evaluators", "object"},

@@ -143,8 +143,9 @@ func CheckDepth(data []byte) error {
 }
 
 // Dotted writes p as "steps[1].percent", the form of the API's field errors.
-// Keys are cut to 64 bytes (valueloop.Clip), as in every message quoting
-// input: an unknown key as long as the body was echoed whole, twice.
+// A key longer than any flag key is cut to 64 bytes (valueloop.ClipKey),
+// as in every message quoting input: an unknown key as long as the body
+// was echoed whole, twice.
 func (p Path) Dotted() string {
 	var b strings.Builder
 	for _, s := range p {
@@ -155,7 +156,7 @@ func (p Path) Dotted() string {
 		if b.Len() > 0 {
 			b.WriteByte('.')
 		}
-		b.WriteString(valueloop.Clip(s.Key))
+		b.WriteString(valueloop.ClipKey(s.Key))
 	}
 	return b.String()
 }
@@ -169,7 +170,7 @@ func (p Path) Pointer() string {
 		if s.IsIndex {
 			b.WriteString(strconv.Itoa(s.Index))
 		} else {
-			b.WriteString(strings.ReplaceAll(strings.ReplaceAll(valueloop.Clip(s.Key), "~", "~0"), "/", "~1"))
+			b.WriteString(strings.ReplaceAll(strings.ReplaceAll(valueloop.ClipKey(s.Key), "~", "~0"), "/", "~1"))
 		}
 	}
 	return b.String()

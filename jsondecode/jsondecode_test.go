@@ -54,6 +54,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown field", `{"steps":[{"percent":1,"pct":2}]}`, "steps[0].pct", "is not a known field"},
 		{"duplicate key", `{"name":"a","steps":[],"name":"b"}`, "name", "appears more than once"},
 		{"nested duplicate", `{"labels":{"x":{"on":true,"on":false}}}`, "labels.x.on", "appears more than once"},
+		// Keys as long as a flag key's 200 bytes are named whole (two
+		// alike in their first 64 were one field); longer ones are cut.
+		{"long key whole", `{"labels":{"` + strings.Repeat("k", 200) + `":{"on":"yes"}}}`, "labels." + strings.Repeat("k", 200) + ".on", "must be true or false"},
+		{"huge key cut", `{"labels":{"` + strings.Repeat("k", 70000) + `":{"on":"yes"}}}`, "labels." + strings.Repeat("k", 64) + "….on", "must be true or false"},
 		{"syntax", "{\"name\":\"a\",\n \"steps\" 1}", "", "line 2, column 10"},
 		{"truncated", `{"steps":`, "", "ends too early"},
 		{"empty", ``, "", "empty"},
