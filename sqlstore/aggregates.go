@@ -92,7 +92,12 @@ func AggregatesQuery(env, flag, dimension, from string) (string, []any) {
 func flagsAggregatesQuery(env string, flags []string, dimension, from string) (string, []any) {
 	query := selectAggregates
 	args := []any{env}
-	if len(flags) > 0 {
+	switch len(flags) {
+	case 0:
+	case 1: // one flag's read, as it always was
+		query += ` AND flag = ?`
+		args = append(args, flags[0])
+	default:
 		in, names := inList(flags)
 		query += ` AND flag ` + in
 		args = append(args, names...)
