@@ -217,41 +217,10 @@ func TestOverviewReadsPerEnvironment(t *testing.T) {
 	envs := []string{"production", "staging"}
 	d := newTestDashboard(t, func(ui *UI) {
 		u = ui
-		ctx := context.Background()
-		reads.DB = u.Audit.(*sqlite.DB)
-		u.Experiments = reads
-		fl := u.Flags.(*flags.Service)
-		p := ingest.NewPipeline(reads.DB, nil)
-		if err := p.Open(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
 		for _, env := range envs {
-			if err := fl.EnsureEnvironment(ctx, valueloop.Environment{Key: env, Name: env}, "test"); err != nil {
-				t.Fatal(err)
-			}
-			// The demo's experiment, with users, a verdict and a window.
-			if _, err := demo.LoadExperiment(ctx, reads.DB, p, env, time.Now()); err != nil {
-				t.Fatal(err)
-			}
-			ms, err := reads.DB.Metrics(ctx, env)
-			if err != nil {
-				t.Fatal(err)
-			}
+			reads.demoExperiment(t, u, env)
 			for i := range 60 {
-				key := fmt.Sprintf("f%03d", i)
-				f := &valueloop.Flag{Key: key, State: valueloop.StateEnabled, Variants: map[string]any{"control": false, "treatment": true}, DefaultVariant: new("control")}
-				if _, err := fl.PutFlag(ctx, env, f, -1, "test", ""); err != nil {
-					t.Fatal(err)
-				}
-				h := experiment.NewHypothesis()
-				h.Statement, h.PrimaryMetric, h.MinimumEffect = "statement of "+key, ms[0].Key, 0.05
-				if err := h.Normalize(ms, []string{"control", "treatment"}); err != nil {
-					t.Fatal(err)
-				}
-				if err := reads.DB.PutHypothesis(ctx, env, key, h, "test"); err != nil {
-					t.Fatal(err)
-				}
+				reads.putExperiment(t, u, env, fmt.Sprintf("f%03d", i))
 			}
 		}
 	})
@@ -296,42 +265,13 @@ func TestOverviewReadsPerEnvironment(t *testing.T) {
 func TestOverviewReadsOnlyItsFlagsCells(t *testing.T) {
 	reads := &experimentReads{flags: map[string]int{}}
 	d := newTestDashboard(t, func(u *UI) {
-		ctx := context.Background()
-		reads.DB = u.Audit.(*sqlite.DB)
-		u.Experiments = reads
-		fl := u.Flags.(*flags.Service)
-		p := ingest.NewPipeline(reads.DB, nil)
-		if err := p.Open(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
-		if err := fl.EnsureEnvironment(ctx, valueloop.Environment{Key: "production", Name: "production"}, "test"); err != nil {
-			t.Fatal(err)
-		}
 		// The demo's flag has users and cells, and no hypothesis once
 		// its own is deleted; f000 has a hypothesis.
-		if _, err := demo.LoadExperiment(ctx, reads.DB, p, "production", time.Now()); err != nil {
+		reads.demoExperiment(t, u, "production")
+		if err := reads.DB.DeleteHypothesis(context.Background(), "production", demo.ExperimentFlag, "test"); err != nil {
 			t.Fatal(err)
 		}
-		if err := reads.DB.DeleteHypothesis(ctx, "production", demo.ExperimentFlag, "test"); err != nil {
-			t.Fatal(err)
-		}
-		ms, err := reads.DB.Metrics(ctx, "production")
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := &valueloop.Flag{Key: "f000", State: valueloop.StateEnabled, Variants: map[string]any{"control": false, "treatment": true}, DefaultVariant: new("control")}
-		if _, err := fl.PutFlag(ctx, "production", f, -1, "test", ""); err != nil {
-			t.Fatal(err)
-		}
-		h := experiment.NewHypothesis()
-		h.Statement, h.PrimaryMetric, h.MinimumEffect = "statement of f000", ms[0].Key, 0.05
-		if err := h.Normalize(ms, []string{"control", "treatment"}); err != nil {
-			t.Fatal(err)
-		}
-		if err := reads.DB.PutHypothesis(ctx, "production", "f000", h, "test"); err != nil {
-			t.Fatal(err)
-		}
+		reads.putExperiment(t, u, "production", "f000")
 	})
 	c := d.signedIn(t)
 	all, err := reads.DB.Aggregates(context.Background(), "production", demo.ExperimentFlag)
@@ -348,4 +288,47 @@ func TestOverviewReadsOnlyItsFlagsCells(t *testing.T) {
 func (s *experimentReads) FlagsAggregates(ctx context.Context, env string, flags []string, dimension, from string) ([]metric.Aggregate, error) {
 	s.count("")
 	return s.got(s.DB.FlagsAggregates(ctx, env, flags, dimension, from))
+}
+
+// demoExperiment makes u read through s, creates env and loads the demo's
+// experiment into it, with users, a verdict and a window.
+func (s *experimentReads) demoExperiment(t *testing.T, u *UI, env string) {
+	t.Helper()
+	ctx := context.Background()
+	s.DB = u.Audit.(*sqlite.DB)
+	u.Experiments = s
+	p := ingest.NewPipeline(s.DB, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := u.Flags.(*flags.Service).EnsureEnvironment(ctx, valueloop.Environment{Key: env, Name: env}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.LoadExperiment(ctx, s.DB, p, env, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// putExperiment creates flag key in env with a hypothesis on its first
+// metric, and no users.
+func (s *experimentReads) putExperiment(t *testing.T, u *UI, env, key string) {
+	t.Helper()
+	ctx := context.Background()
+	ms, err := s.DB.Metrics(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &valueloop.Flag{Key: key, State: valueloop.StateEnabled, Variants: map[string]any{"control": false, "treatment": true}, DefaultVariant: new("control")}
+	if _, err := u.Flags.(*flags.Service).PutFlag(ctx, env, f, -1, "test", ""); err != nil {
+		t.Fatal(err)
+	}
+	h := experiment.NewHypothesis()
+	h.Statement, h.PrimaryMetric, h.MinimumEffect = "statement of "+key, ms[0].Key, 0.05
+	if err := h.Normalize(ms, []string{"control", "treatment"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB.PutHypothesis(ctx, env, key, h, "test"); err != nil {
+		t.Fatal(err)
+	}
 }
