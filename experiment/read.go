@@ -167,35 +167,27 @@ type BatchReader interface {
 	Hypotheses(ctx context.Context, env string, flags ...string) (map[string]*Hypothesis, error)
 	// SplitHistories are SplitHistory's periods of every flag of env.
 	SplitHistories(ctx context.Context, env string) (map[string][]SplitPeriod, error)
+	// FlagsAggregates are the cells of the flags given of env (none:
+	// none), each flag's as DimensionAggregates reads them of dimension
+	// ("": those of all users), or, with from, as DayAggregatesFrom does.
+	FlagsAggregates(ctx context.Context, env string, flags []string, dimension, from string) ([]metric.Aggregate, error)
 }
 
-// hypothesesPerRead bounds the flags of one Hypotheses read, well within
-// the parameters a statement may have.
-const hypothesesPerRead = 500
+// flagsPerRead bounds the flags of one read of many, well within the
+// parameters a statement may have.
+const flagsPerRead = 500
 
 // ReadInputs is ReadHypothesis and ReadInput for many flags of env
 // (without a dimension), in a few reads of the environment whatever their
-// number: its metrics, the flags' hypotheses, the cells of all its flags
-// (all users', those outside the split, by day of exposure when a metric
-// has a window) and their split histories. The cells of env's flags not
-// asked for are read too: a reader of most of them (the overview reads
-// every experiment) reads fewer rows so than with a query per flag. Each
-// input has its Flag and Definition set, and gets what ReadInput would
-// give it of the same store, or in errs, by index, the error ReadInput
-// would return (a flag neither defined nor exposed).
+// number (up to flagsPerRead; a few more per as many again): its metrics,
+// the flags' hypotheses, their cells (all users', those outside the split,
+// by day of exposure when a metric has a window) and the split histories.
+// Only the cells of the flags asked for are read: an environment's other
+// flags, which nothing bounds in number, would be read and held for
+// nothing. Each input has its Flag and Definition set, and gets what
+// ReadInput would give it of the same store, or in errs, by index, the
+// error ReadInput would return (a flag neither defined nor exposed).
 func ReadInputs(ctx context.Context, r BatchReader, env string, ins []*Input) (errs []error, err error) {
-	flags := make([]string, len(ins))
-	for i, in := range ins {
-		flags[i] = in.Flag
-	}
-	hyps := map[string]*Hypothesis{}
-	for chunk := range slices.Chunk(flags, hypothesesPerRead) {
-		hs, err := r.Hypotheses(ctx, env, chunk...)
-		if err != nil {
-			return nil, err
-		}
-		maps.Copy(hyps, hs)
-	}
 	metrics, err := r.Metrics(ctx, env)
 	if err != nil {
 		return nil, err
@@ -204,31 +196,52 @@ func ReadInputs(ctx context.Context, r BatchReader, env string, ins []*Input) (e
 	if err != nil {
 		return nil, err
 	}
-	outside, err := r.DimensionAggregates(ctx, env, "", metric.OutsideDimension)
-	if err != nil {
-		return nil, err
+	// The cells of all users and by day as ReadDays reads them, of the
+	// days whose windows may still be open, or of all users alone.
+	now := time.Now()
+	daysFrom, dimension := "", ""
+	if closed := ClosedThrough(metrics, now); len(closed) > 0 {
+		daysFrom, dimension = metric.DayLabel(slices.Min(closed)+1), metric.ExposureDayDimension
 	}
-	// Every flag's cells by day of exposure and of all users as ReadDays
-	// reads them (one ReadDays of the flag "" is that of every flag), and
-	// of all users alone when it read none of them.
-	all := Input{Environment: env, Metrics: metrics}
-	if err := ReadDays(ctx, r, &all); err != nil {
-		return nil, err
+	flags := make([]string, len(ins))
+	for i, in := range ins {
+		flags[i] = in.Flag
 	}
-	if all.Aggregates == nil {
-		if all.Aggregates, err = r.Aggregates(ctx, env, ""); err != nil {
+	hyps := map[string]*Hypothesis{}
+	var cells, outside []metric.Aggregate
+	for chunk := range slices.Chunk(flags, flagsPerRead) {
+		hs, err := r.Hypotheses(ctx, env, chunk...)
+		if err != nil {
 			return nil, err
 		}
+		maps.Copy(hyps, hs)
+		out, err := r.FlagsAggregates(ctx, env, chunk, metric.OutsideDimension, "")
+		if err != nil {
+			return nil, err
+		}
+		all, err := r.FlagsAggregates(ctx, env, chunk, dimension, daysFrom)
+		if err != nil {
+			return nil, err
+		}
+		outside, cells = append(outside, out...), append(cells, all...)
 	}
-	cells, out, days := byFlag(all.Aggregates), byFlag(outside), byFlag(all.Days)
+	var users, days []metric.Aggregate
+	for _, a := range cells {
+		if a.Dimension == "" {
+			users = append(users, a)
+		} else {
+			days = append(days, a)
+		}
+	}
+	byUsers, byOutside, byDays := byFlag(users), byFlag(outside), byFlag(days)
 	errs = make([]error, len(ins))
 	for i, in := range ins {
-		in.Environment, in.Metrics, in.Now = env, metrics, all.Now
+		in.Environment, in.Metrics, in.Now = env, metrics, now
 		in.Hypothesis, in.Settings = nil, DefaultSettings()
 		if h := hyps[in.Flag]; h != nil {
 			in.Hypothesis, in.Settings = h, h.Settings
 		}
-		in.Aggregates, in.Outside, in.Days, in.Splits = cells[in.Flag], out[in.Flag], days[in.Flag], splits[in.Flag]
+		in.Aggregates, in.Outside, in.Days, in.Splits = byUsers[in.Flag], byOutside[in.Flag], byDays[in.Flag], splits[in.Flag]
 		errs[i] = in.found()
 	}
 	return errs, nil

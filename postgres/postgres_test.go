@@ -15,12 +15,13 @@ import (
 // by TestContract; the tests of this package need PostgreSQL itself or
 // several nodes.
 var (
-	_ storetest.Store                = (*postgres.DB)(nil)
-	_ storetest.DeliveryStore        = (*postgres.DB)(nil)
-	_ storetest.EventStore           = (*postgres.DB)(nil)
-	_ storetest.HypothesisStore      = (*postgres.DB)(nil)
-	_ storetest.FixedDecisionStore   = (*postgres.DB)(nil)
-	_ storetest.UserAggregatesReader = (*postgres.DB)(nil)
+	_ storetest.Store                 = (*postgres.DB)(nil)
+	_ storetest.DeliveryStore         = (*postgres.DB)(nil)
+	_ storetest.EventStore            = (*postgres.DB)(nil)
+	_ storetest.HypothesisStore       = (*postgres.DB)(nil)
+	_ storetest.FixedDecisionStore    = (*postgres.DB)(nil)
+	_ storetest.UserAggregatesReader  = (*postgres.DB)(nil)
+	_ storetest.FlagsAggregatesReader = (*postgres.DB)(nil)
 )
 
 func TestContract(t *testing.T) {

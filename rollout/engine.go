@@ -90,13 +90,19 @@ type Data interface {
 
 // reached returns the users per variant of flag that aggs (its cells of
 // randomised users) count, plus those served it outside the split: every
-// user the flag exposed.
-func (e *Engine) reached(ctx context.Context, env, flag string, aggs []metric.Aggregate) (map[string]int64, error) {
+// user the flag exposed; and the cells it read of the latter.
+func (e *Engine) reached(ctx context.Context, env, flag string, aggs []metric.Aggregate) (map[string]int64, []metric.Aggregate, error) {
 	outside, err := e.Data.DimensionAggregates(ctx, env, flag, metric.OutsideDimension)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return Users(slices.Concat(aggs, outside)), nil
+	return Users(slices.Concat(aggs, outside)), outside, nil
+}
+
+// flagCells are a flag's cells as observe read them: of its randomised
+// users and of those served outside the split.
+type flagCells struct {
+	randomised, outside []metric.Aggregate
 }
 
 // Notification announces a transition.
@@ -280,7 +286,7 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 	if now.IsZero() {
 		now = e.Now()
 	}
-	users, err := e.reached(ctx, env, p.Flag, aggs)
+	users, _, err := e.reached(ctx, env, p.Flag, aggs)
 	if err != nil {
 		return nil, err
 	}
@@ -686,20 +692,20 @@ func (e *Engine) flag(r *Rollout) *valueloop.Flag {
 	return live.Snapshot.Set().Flags[r.Plan.Flag]
 }
 
-// observe reads r's figures: the flag's users per variant and the
-// guardrail results.
-func (e *Engine) observe(ctx context.Context, r *Rollout) ([]metric.Aggregate, []GuardrailResult, map[string]int64, error) {
+// observe reads r's figures: the flag's cells, its users per variant and
+// the guardrail results.
+func (e *Engine) observe(ctx context.Context, r *Rollout) (flagCells, []GuardrailResult, map[string]int64, error) {
 	metrics, err := e.Data.Metrics(ctx, r.Environment)
 	if err != nil {
-		return nil, nil, nil, err
+		return flagCells{}, nil, nil, err
 	}
 	aggs, err := e.Data.Aggregates(ctx, r.Environment, r.Plan.Flag)
 	if err != nil {
-		return nil, nil, nil, err
+		return flagCells{}, nil, nil, err
 	}
-	users, err := e.reached(ctx, r.Environment, r.Plan.Flag, aggs)
+	users, outside, err := e.reached(ctx, r.Environment, r.Plan.Flag, aggs)
 	if err != nil {
-		return nil, nil, nil, err
+		return flagCells{}, nil, nil, err
 	}
 	e.sizingMu.Lock()
 	defer e.sizingMu.Unlock()
@@ -711,7 +717,7 @@ func (e *Engine) observe(ctx context.Context, r *Rollout) ([]metric.Aggregate, [
 		sz = &stepSizing{step: r.Step}
 		e.sizing[r.ID] = sz
 	}
-	return aggs, guardrails(&r.Plan, r.Percent, metrics, aggs, sz), users, nil
+	return flagCells{aggs, outside}, guardrails(&r.Plan, r.Percent, metrics, aggs, sz), users, nil
 }
 
 // pruneSizing forgets the sizing and the announced holds of rollouts no
@@ -1035,11 +1041,11 @@ func (e *Engine) Status(ctx context.Context, env, flag string) (*Status, error) 
 }
 
 func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
-	aggs, figures, users, err := e.observe(ctx, r)
+	cells, figures, users, err := e.observe(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	served, err := e.served(ctx, r, aggs)
+	served, err := e.served(ctx, r, cells)
 	if err != nil {
 		return nil, err
 	}
@@ -1083,8 +1089,8 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 }
 
 // served reads what the flag served in active r's current step
-// (StepServed), from aggs, its cells of randomised users.
-func (e *Engine) served(ctx context.Context, r *Rollout, aggs []metric.Aggregate) (*StepServed, error) {
+// (StepServed), from its cells observe read.
+func (e *Engine) served(ctx context.Context, r *Rollout, cells flagCells) (*StepServed, error) {
 	if !r.State.Active() {
 		return nil, nil
 	}
@@ -1092,11 +1098,7 @@ func (e *Engine) served(ctx context.Context, r *Rollout, aggs []metric.Aggregate
 	if err != nil || len(periods) == 0 {
 		return nil, err
 	}
-	outside, err := e.Data.DimensionAggregates(ctx, r.Environment, r.Plan.Flag, metric.OutsideDimension)
-	if err != nil {
-		return nil, err
-	}
-	return StepServedIn(*r, periods[len(periods)-1], aggs, outside), nil
+	return StepServedIn(*r, periods[len(periods)-1], cells.randomised, cells.outside), nil
 }
 
 // List returns rollouts, newest first.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -63,4 +65,51 @@ func served(s *rollout.StepServed) string {
 		pct = fmt.Sprintf("%.1f%%", *s.Percent)
 	}
 	return fmt.Sprintf("%d of %d in the split (%s) since %s, %d outside", s.VariantUsers, s.SplitUsers, pct, s.Since.Format(time.RFC3339), s.OutsideUsers)
+}
+
+// readsOf counts the reads of a rollout.Data by method.
+type readsOf struct {
+	fixedData
+	periods []experiment.SplitPeriod
+	n       map[string]int
+}
+
+func (d *readsOf) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
+	d.n["Aggregates"]++
+	return d.fixedData.Aggregates(ctx, env, flag)
+}
+
+func (d *readsOf) DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error) {
+	d.n["DimensionAggregates "+dimension]++
+	return d.fixedData.DimensionAggregates(ctx, env, flag, dimension)
+}
+
+func (d *readsOf) SplitHistory(context.Context, string, string) ([]experiment.SplitPeriod, error) {
+	d.n["SplitHistory"]++
+	return d.periods, nil
+}
+
+// TestStatusReadsTheCellsOnce: the status read the flag's cells of the
+// users served outside the split twice, for the users reached and again
+// for what the step served; it reads each of the flag's cells once.
+func TestStatusReadsTheCellsOnce(t *testing.T) {
+	ctx := context.Background()
+	fl := newMemFlags(t, checkoutFlag())
+	data := &readsOf{fixedData: fixedData{metrics: []metric.Metric{errorMetric()}}, n: map[string]int{}}
+	eng := rollout.NewEngine(&memRollouts{flags: fl}, fl, data, nil)
+	r, err := eng.Start(ctx, env, goodPlan(), "test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data.periods = []experiment.SplitPeriod{{Weights: map[string]float64{"classic": 100 - r.Percent, "one-page": r.Percent}}}
+	clear(data.n)
+	st, err := eng.Status(ctx, env, "checkout")
+	if err != nil || st.Served == nil {
+		t.Fatalf("status: served %v, %v; want what the step served", st, err)
+	}
+	for read, n := range data.n {
+		if n != 1 {
+			t.Errorf("one status read %s %d times, want once (reads: %v)", read, n, data.n)
+		}
+	}
 }

@@ -14,10 +14,11 @@ import (
 // The store-generic cases (delivery's included) are in the contract, run
 // by TestContract; the tests of this package need SQLite itself.
 var (
-	_ storetest.Store                = (*sqlite.DB)(nil)
-	_ storetest.DeliveryStore        = (*sqlite.DB)(nil)
-	_ storetest.FixedDecisionStore   = (*sqlite.DB)(nil)
-	_ storetest.UserAggregatesReader = (*sqlite.DB)(nil)
+	_ storetest.Store                 = (*sqlite.DB)(nil)
+	_ storetest.DeliveryStore         = (*sqlite.DB)(nil)
+	_ storetest.FixedDecisionStore    = (*sqlite.DB)(nil)
+	_ storetest.UserAggregatesReader  = (*sqlite.DB)(nil)
+	_ storetest.FlagsAggregatesReader = (*sqlite.DB)(nil)
 )
 
 func TestContract(t *testing.T) {

@@ -43,6 +43,19 @@ func (s *Store) DayAggregatesFrom(ctx context.Context, env, flag, from string) (
 	return s.o.ReadAggregates(ctx, env, query, args)
 }
 
+// FlagsAggregates returns, in one read, the stored figures of the flags
+// given of env (none: none), each flag's as DimensionAggregates reads them
+// of dimension ("": all users'), or with from as DayAggregatesFrom does:
+// what experiment.ReadInputs reads of many flags. The flags are named, not
+// the environment read whole (see UserCellsQuery).
+func (s *Store) FlagsAggregates(ctx context.Context, env string, flags []string, dimension, from string) ([]metric.Aggregate, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	query, args := flagsAggregatesQuery(env, flags, dimension, from)
+	return s.o.ReadAggregates(ctx, env, query, args)
+}
+
 // UserAggregates returns the stored counts of users of the flags given of
 // env per variant and split period (the cells of all users of metric ""),
 // without any metric's figures: what a sample-ratio check reads
@@ -68,11 +81,26 @@ const EveryDimension = "\x00every"
 // and period. Its columns: flag, variant, dimension, value, metric,
 // period, sums. Its placeholders are ?: run it through Dialect.Rebind.
 func AggregatesQuery(env, flag, dimension, from string) (string, []any) {
+	if flag == "" {
+		return flagsAggregatesQuery(env, nil, dimension, from)
+	}
+	return flagsAggregatesQuery(env, []string{flag}, dimension, from)
+}
+
+// flagsAggregatesQuery is AggregatesQuery of the flags given, of all with
+// none.
+func flagsAggregatesQuery(env string, flags []string, dimension, from string) (string, []any) {
 	query := selectAggregates
 	args := []any{env}
-	if flag != "" {
+	switch len(flags) {
+	case 0:
+	case 1: // one flag's read, as it always was
 		query += ` AND flag = ?`
-		args = append(args, flag)
+		args = append(args, flags[0])
+	default:
+		in, names := inList(flags)
+		query += ` AND flag ` + in
+		args = append(args, names...)
 	}
 	switch {
 	case from != "": // DayAggregatesFrom's

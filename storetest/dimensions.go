@@ -1,11 +1,13 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop/experiment"
@@ -168,6 +170,7 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 			t.Fatalf("UserAggregates of no flag = %v, %v; want none", got, err)
 		}
 	}
+	flagsAggregates(t, s, wantAll, wantOutside, wantCountry, wantDays)
 	if got, err := s.DimensionAggregates(ctx, "prod", "checkout", "platform"); err != nil || len(got) != 0 {
 		t.Errorf("a dimension not kept: %d cells, %v; want none", len(got), err)
 	}
@@ -182,6 +185,49 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 // check of a verdict's experiment.
 type UserAggregatesReader interface {
 	UserAggregates(ctx context.Context, env string, flags ...string) ([]metric.Aggregate, error)
+}
+
+// FlagsAggregatesReader reads the cells of many flags at once: what
+// experiment.ReadInputs asks of a store (experiment.BatchReader).
+type FlagsAggregatesReader interface {
+	FlagsAggregates(ctx context.Context, env string, flags []string, dimension, from string) ([]metric.Aggregate, error)
+}
+
+// flagsAggregates: FlagsAggregates of checkout and a flag without cells
+// reads what the reads of checkout alone read, of all users, of a
+// dimension, and of all users with the days from the last on; of a flag
+// without cells, or none, it reads none.
+func flagsAggregates(t *testing.T, s EventStore, wantAll, wantOutside, wantCountry, wantDays []metric.Aggregate) {
+	fr, ok := s.(FlagsAggregatesReader)
+	if !ok {
+		return
+	}
+	ctx := context.Background()
+	last := slices.MaxFunc(wantDays, func(a, b metric.Aggregate) int { return strings.Compare(a.Value, b.Value) }).Value
+	lastDays := slices.DeleteFunc(slices.Clone(wantDays), func(a metric.Aggregate) bool { return a.Value < last })
+	for _, c := range []struct {
+		dimension, from string
+		want            []metric.Aggregate
+	}{
+		{"", "", wantAll},
+		{metric.OutsideDimension, "", wantOutside},
+		{"country", "", wantCountry},
+		{metric.ExposureDayDimension, last, append(slices.Clone(wantAll), lastDays...)},
+	} {
+		slices.SortStableFunc(c.want, func(a, b metric.Aggregate) int {
+			return cmp.Or(strings.Compare(a.Variant, b.Variant), strings.Compare(a.Dimension, b.Dimension), strings.Compare(a.Value, b.Value),
+				strings.Compare(a.Metric, b.Metric), cmp.Compare(a.Period, b.Period))
+		})
+		got, err := fr.FlagsAggregates(ctx, "prod", []string{"checkout", "absent"}, c.dimension, c.from)
+		if err != nil || len(got) == 0 || !reflect.DeepEqual(got, c.want) {
+			t.Fatalf("FlagsAggregates(checkout and absent, %q, %q) = %v, %v; want %v", c.dimension, c.from, got, err, c.want)
+		}
+		for _, flags := range [][]string{{"absent"}, nil} {
+			if got, err := fr.FlagsAggregates(ctx, "prod", flags, c.dimension, c.from); err != nil || len(got) != 0 {
+				t.Fatalf("FlagsAggregates(%q, %q, %q) = %v, %v; want none", flags, c.dimension, c.from, got, err)
+			}
+		}
+	}
 }
 
 func b2i(b bool) int {

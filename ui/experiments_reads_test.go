@@ -27,6 +27,26 @@ type experimentReads struct {
 	mu    sync.Mutex
 	flags map[string]int // reads by flag
 	n     int            // reads in all, the environment's metrics too
+	cells map[string]int // cells read by flag
+}
+
+// got counts the cells read, by their flag.
+func (s *experimentReads) got(aggs []metric.Aggregate, err error) ([]metric.Aggregate, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cells == nil {
+		s.cells = map[string]int{}
+	}
+	for _, a := range aggs {
+		s.cells[a.Flag]++
+	}
+	return aggs, err
+}
+
+func (s *experimentReads) cellsOf(flag string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cells[flag]
 }
 
 func (s *experimentReads) count(flag string) {
@@ -42,7 +62,7 @@ func (s *experimentReads) reset() (n, flags int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, flags = s.n, len(s.flags)
-	s.n, s.flags = 0, map[string]int{}
+	s.n, s.flags, s.cells = 0, map[string]int{}, map[string]int{}
 	return n, flags
 }
 
@@ -58,12 +78,12 @@ func (s *experimentReads) Metrics(ctx context.Context, env string) ([]metric.Met
 
 func (s *experimentReads) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
 	s.count(flag)
-	return s.DB.Aggregates(ctx, env, flag)
+	return s.got(s.DB.Aggregates(ctx, env, flag))
 }
 
 func (s *experimentReads) DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error) {
 	s.count(flag)
-	return s.DB.DimensionAggregates(ctx, env, flag, dimension)
+	return s.got(s.DB.DimensionAggregates(ctx, env, flag, dimension))
 }
 
 func (s *experimentReads) SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error) {
@@ -83,7 +103,7 @@ func (s *experimentReads) SplitHistories(ctx context.Context, env string) (map[s
 
 func (s *experimentReads) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]metric.Aggregate, error) {
 	s.count(flag)
-	return s.DB.DayAggregatesFrom(ctx, env, flag, from)
+	return s.got(s.DB.DayAggregatesFrom(ctx, env, flag, from))
 }
 
 func (s *experimentReads) HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error) {
@@ -197,41 +217,10 @@ func TestOverviewReadsPerEnvironment(t *testing.T) {
 	envs := []string{"production", "staging"}
 	d := newTestDashboard(t, func(ui *UI) {
 		u = ui
-		ctx := context.Background()
-		reads.DB = u.Audit.(*sqlite.DB)
-		u.Experiments = reads
-		fl := u.Flags.(*flags.Service)
-		p := ingest.NewPipeline(reads.DB, nil)
-		if err := p.Open(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
 		for _, env := range envs {
-			if err := fl.EnsureEnvironment(ctx, valueloop.Environment{Key: env, Name: env}, "test"); err != nil {
-				t.Fatal(err)
-			}
-			// The demo's experiment, with users, a verdict and a window.
-			if _, err := demo.LoadExperiment(ctx, reads.DB, p, env, time.Now()); err != nil {
-				t.Fatal(err)
-			}
-			ms, err := reads.DB.Metrics(ctx, env)
-			if err != nil {
-				t.Fatal(err)
-			}
+			reads.demoExperiment(t, u, env)
 			for i := range 60 {
-				key := fmt.Sprintf("f%03d", i)
-				f := &valueloop.Flag{Key: key, State: valueloop.StateEnabled, Variants: map[string]any{"control": false, "treatment": true}, DefaultVariant: new("control")}
-				if _, err := fl.PutFlag(ctx, env, f, -1, "test", ""); err != nil {
-					t.Fatal(err)
-				}
-				h := experiment.NewHypothesis()
-				h.Statement, h.PrimaryMetric, h.MinimumEffect = "statement of "+key, ms[0].Key, 0.05
-				if err := h.Normalize(ms, []string{"control", "treatment"}); err != nil {
-					t.Fatal(err)
-				}
-				if err := reads.DB.PutHypothesis(ctx, env, key, h, "test"); err != nil {
-					t.Fatal(err)
-				}
+				reads.putExperiment(t, u, env, fmt.Sprintf("f%03d", i))
 			}
 		}
 	})
@@ -265,5 +254,81 @@ func TestOverviewReadsPerEnvironment(t *testing.T) {
 		if row.Flag == demo.ExperimentFlag && (row.Result.Users == 0 || row.Result.Verdict == nil) {
 			t.Errorf("%s/%s: %d users, verdict %v; want the demo's users and a verdict", row.Env, row.Flag, row.Result.Users, row.Result.Verdict)
 		}
+	}
+}
+
+// TestOverviewReadsOnlyItsFlagsCells: the overview read the cells of every
+// flag of an environment (experiment.ReadInputs), those of the flags
+// without a hypothesis too, whose number nothing bounds: an environment of
+// many flags and a few experiments read, and held, the cells of them all
+// on each view. It reads those of the flags it analyses.
+func TestOverviewReadsOnlyItsFlagsCells(t *testing.T) {
+	reads := &experimentReads{flags: map[string]int{}}
+	d := newTestDashboard(t, func(u *UI) {
+		// The demo's flag has users and cells, and no hypothesis once
+		// its own is deleted; f000 has a hypothesis.
+		reads.demoExperiment(t, u, "production")
+		if err := reads.DB.DeleteHypothesis(context.Background(), "production", demo.ExperimentFlag, "test"); err != nil {
+			t.Fatal(err)
+		}
+		reads.putExperiment(t, u, "production", "f000")
+	})
+	c := d.signedIn(t)
+	all, err := reads.DB.Aggregates(context.Background(), "production", demo.ExperimentFlag)
+	if err != nil || len(all) == 0 {
+		t.Fatalf("setup: the demo flag has %d cells (%v), want some", len(all), err)
+	}
+	reads.reset()
+	d.getOK(t, c, "/")
+	if n := reads.cellsOf(demo.ExperimentFlag); n > 0 {
+		t.Errorf("GET / read %d cells of %s, which has no hypothesis; want none", n, demo.ExperimentFlag)
+	}
+}
+
+func (s *experimentReads) FlagsAggregates(ctx context.Context, env string, flags []string, dimension, from string) ([]metric.Aggregate, error) {
+	s.count("")
+	return s.got(s.DB.FlagsAggregates(ctx, env, flags, dimension, from))
+}
+
+// demoExperiment makes u read through s, creates env and loads the demo's
+// experiment into it, with users, a verdict and a window.
+func (s *experimentReads) demoExperiment(t *testing.T, u *UI, env string) {
+	t.Helper()
+	ctx := context.Background()
+	s.DB = u.Audit.(*sqlite.DB)
+	u.Experiments = s
+	p := ingest.NewPipeline(s.DB, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := u.Flags.(*flags.Service).EnsureEnvironment(ctx, valueloop.Environment{Key: env, Name: env}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.LoadExperiment(ctx, s.DB, p, env, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// putExperiment creates flag key in env with a hypothesis on its first
+// metric, and no users.
+func (s *experimentReads) putExperiment(t *testing.T, u *UI, env, key string) {
+	t.Helper()
+	ctx := context.Background()
+	ms, err := s.DB.Metrics(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &valueloop.Flag{Key: key, State: valueloop.StateEnabled, Variants: map[string]any{"control": false, "treatment": true}, DefaultVariant: new("control")}
+	if _, err := u.Flags.(*flags.Service).PutFlag(ctx, env, f, -1, "test", ""); err != nil {
+		t.Fatal(err)
+	}
+	h := experiment.NewHypothesis()
+	h.Statement, h.PrimaryMetric, h.MinimumEffect = "statement of "+key, ms[0].Key, 0.05
+	if err := h.Normalize(ms, []string{"control", "treatment"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB.PutHypothesis(ctx, env, key, h, "test"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -362,8 +362,14 @@ var (
 func openDashboard(cfg serveConfig, db store, srv *httpapi.Server, logger *slog.Logger) error {
 	dashboard := &ui.UI{Auth: srv.Auth, Sessions: db, SecureCookies: cfg.SecureCookies, TrustedProxies: cfg.Limits.TrustedProxies, Flags: srv.Flags, Audit: db, Experiments: db, Dimensions: srv.Dimensions, Events: db, MaxFlagsPerUser: cfg.MaxFlagsPerUser, Incidents: db,
 		Delivery: srv.Delivery, FlagFiles: map[string]string{}, Logger: logger}
-	// The engine (*rollout.Engine) also counts, which the API does not need.
-	if eng, ok := srv.Rollouts.(ui.RolloutEngine); ok {
+	// The engine (*rollout.Engine) also counts, which the API does not
+	// need. Another (a wrapper) is refused: the rollouts pages would list
+	// nothing, saying nothing.
+	if srv.Rollouts != nil {
+		eng, ok := srv.Rollouts.(ui.RolloutEngine)
+		if !ok {
+			return fmt.Errorf("dashboard: the rollout engine %T does not count rollouts (ui.RolloutEngine)", srv.Rollouts)
+		}
 		dashboard.Rollouts = eng
 	}
 	if cfg.PublicURL != nil {
