@@ -379,7 +379,8 @@ func seconds(r *http.Request, name string, def time.Duration) (time.Duration, er
 }
 
 // handleNext ranks the backlog: ?method=wsjf|rice, ?cleanupAfter=SECONDS,
-// ?objective= to keep what bets on one objective (ranks keep their place).
+// ?objective= to keep what bets on one objective (ranks keep their place);
+// with what needs a person's decision now in rollouts and experiments.
 func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueService()
 	if err != nil {
@@ -397,6 +398,10 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := n.Only(r.URL.Query().Get("objective")); err != nil {
+		return err
+	}
+	// Not an objective's: ?objective= leaves them whole.
+	if n.Decisions, err = s.decisions(r); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, n)

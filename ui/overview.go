@@ -6,7 +6,6 @@ import (
 
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/features"
-	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/termchart"
 	"github.com/valueloop/valueloop/value"
 )
@@ -144,8 +143,12 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) error {
 		if !withHypothesis[ro.Environment+"/"+ro.Plan.Flag] {
 			d.Stages[1].Items = append(d.Stages[1].Items, stageItem{Env: ro.Environment, Flag: ro.Plan.Flag, Rollout: true,
 				Note: "no hypothesis: nothing will be learnt from this release"})
-			d.Next = append(d.Next, ro.Plan.Flag+" is rolling out in "+ro.Environment+" without a hypothesis: say what it should change and how it is measured (valueloop experiment hypothesis set).")
 		}
+	}
+	// What needs a person's decision now: value.Decisions, as 'valueloop
+	// next' lists them, then the value loop's stop list.
+	for _, x := range value.Decisions(decisionRollouts(active), decisionExperiments(exps)) {
+		d.Next = append(d.Next, x.Reason)
 	}
 	if u.Features != nil {
 		stages, err := u.valueStages(r)
@@ -163,8 +166,7 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) error {
 			d.Delivery = doraKeys(rep.Overall, false, termchart.RateUnitFor(rep.DeploymentsPerDay()...))
 		}
 	}
-	// What is next: the value loop's ranking, then what needs a person's
-	// decision now.
+	// What is next: the value loop's ranking, and what to stop or finish.
 	if u.Value != nil {
 		next, err := u.Value.Next(r.Context(), features.NextOptions{})
 		if err != nil {
@@ -177,28 +179,28 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) error {
 			d.Next = append(d.Next, label(a.Kind)+" for feature "+a.Feature+": "+a.Reason)
 		}
 	}
-	for _, ro := range active {
-		for _, g := range ro.Guardrails {
-			if g.Status == rollout.GuardrailBreached {
-				d.Next = append(d.Next, "Guardrail "+g.Metric+" of the "+ro.Plan.Flag+" rollout is breached: decide whether to roll back.")
-			}
-		}
-		if ro.State == rollout.Paused {
-			d.Next = append(d.Next, "The "+ro.Plan.Flag+" rollout in "+ro.Environment+" is paused: "+ro.Reason)
-		}
-	}
-	for _, e := range exps {
-		if v := e.Result.Verdict; v != nil {
-			switch v.Decision {
-			case experiment.Validated:
-				if !rollingOut[e.Env+"/"+e.Flag] {
-					d.Next = append(d.Next, e.Flag+" is validated in "+e.Env+": release it to everyone and clean up the flag.")
-				}
-			case experiment.Blocked:
-				d.Next = append(d.Next, e.Flag+" has a sample ratio mismatch: check the assignment before trusting any figure.")
-			}
-		}
-	}
 	u.render(w, r, http.StatusOK, "overview", page{Title: "Loop overview", Nav: "overview", Refresh: 60, Data: d})
 	return nil
+}
+
+// decisionRollouts is what value.Decisions reads of the active rollouts.
+func decisionRollouts(rows []rolloutRow) []value.ActiveRollout {
+	out := make([]value.ActiveRollout, len(rows))
+	for i, ro := range rows {
+		out[i] = value.ActiveRollout{Environment: ro.Environment, Flag: ro.Plan.Flag, State: ro.State, Reason: ro.Reason, Guardrails: ro.Guardrails}
+	}
+	return out
+}
+
+// decisionExperiments is what value.Decisions reads of the analysed
+// experiments.
+func decisionExperiments(rows []experimentRow) []value.ExperimentVerdict {
+	out := make([]value.ExperimentVerdict, len(rows))
+	for i, e := range rows {
+		out[i] = value.ExperimentVerdict{Environment: e.Env, Flag: e.Flag}
+		if v := e.Result.Verdict; v != nil {
+			out[i].Decision = v.Decision
+		}
+	}
+	return out
 }

@@ -89,6 +89,11 @@ type Next struct {
 	Unranked []Unranked `json:"unranked"`
 	Bets     []Bets     `json:"bets"`
 	Stop     []Action   `json:"stop"`
+	// Decisions are what needs a person's decision now in the active
+	// rollouts and the experiments (see Decisions): the API's next sets
+	// them, ComputeNext, which reads only the backlog, does not. Left
+	// out when there are none.
+	Decisions []Decision `json:"decisions,omitempty"`
 }
 
 // Rank is one feature's place in the backlog with its arithmetic.

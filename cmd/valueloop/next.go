@@ -64,7 +64,24 @@ func runNext(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return flagFields{fields: map[string]string{"method": "--method", "objective": "--objective", "cleanupAfter": "--cleanup-after"}}.rename(err)
 	}
-	return writeOut(e, cf, n, func(w io.Writer, n *value.Next) { writeNextOf(w, n, objective) })
+	cols := outputWidth(e)
+	return writeOut(e, cf, n, func(w io.Writer, n *value.Next) {
+		writeNextOf(w, n, objective)
+		writeDecisions(w, n.Decisions, cols)
+	})
+}
+
+// writeDecisions prints what needs a person's decision now in rollouts and
+// experiments, as the dashboard's overview lists it (value.Decisions),
+// each broken to cols (none for a pipe): the sentences run past 80.
+func writeDecisions(w io.Writer, ds []value.Decision, cols int) {
+	fmt.Fprintln(w, "\nDecide now:")
+	if len(ds) == 0 {
+		fmt.Fprintln(w, wrapWords("  ", "nothing: no rollout without a hypothesis, paused or with a guardrail breached, no validated experiment to release, no sample ratio mismatch", cols, "  "))
+	}
+	for _, d := range ds {
+		fmt.Fprintln(w, wrapWords("  - ", d.Reason, cols, "    "))
+	}
 }
 
 // writeNext prints the ranked backlog with a bar per score and each rank's
