@@ -21,7 +21,7 @@ var clientVariables = []string{"VALUELOOP_CONFIG", "VALUELOOP_SERVER", "VALUELOO
 // they are known so that serve or a client command run in a developer's
 // shell that sets them is not refused (TestEveryVariableKnown keeps the
 // list whole).
-var testVariables = []string{"VALUELOOP_TEST_POSTGRES", "VALUELOOP_TEST_PG_RESTART", "VALUELOOP_SIM_RUNS",
+var testVariables = []string{"VALUELOOP_TEST_POSTGRES", "VALUELOOP_TEST_PG_RESTART", "VALUELOOP_SIM_RUNS", "VALUELOOP_SIM_SCENARIO",
 	"VALUELOOP_SCREENSHOTS", "VALUELOOP_FANOUT_STREAMS", "VALUELOOP_BENCH_UI_USERS", "VALUELOOP_BENCH_UI_DATA"}
 
 // kubernetesLink matches the variables Kubernetes sets in every pod of a
