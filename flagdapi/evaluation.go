@@ -15,6 +15,7 @@ import (
 	evalv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/evaluation/v1"
 	evalv2 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/evaluation/v2"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flags"
@@ -66,7 +67,7 @@ func (s *Server) resolve(ctx context.Context, header http.Header, key string, in
 	}
 	switch {
 	case res.ErrorCode == evaluation.FlagNotFound:
-		return res, connect.NewError(connect.CodeNotFound, fmt.Errorf("FLAG_NOT_FOUND: flag %q not found", key))
+		return res, connect.NewError(connect.CodeNotFound, fmt.Errorf("FLAG_NOT_FOUND: flag %q not found", valueloop.ClipKey(key)))
 	case res.ErrorCode == evaluation.ParseError:
 		// flagd's code for PARSE_ERROR; its providers map DataLoss back to
 		// PARSE_ERROR and any other code to GENERAL.

@@ -3,7 +3,9 @@ package flagdapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/evaluation/v1/evaluationv1connect"
@@ -140,4 +142,32 @@ func call[Req, Resp any](ctx context.Context, secret string,
 		return answer{}, err
 	}
 	return read(resp.Msg), nil
+}
+
+// TestNotFoundKeyClipped: a flag not found is named in the error, but a
+// key no flag could have (up to the 64 KiB message) is quoted cut, not
+// whole: the answer to a hostile caller stays small. A key as long as a
+// flag key may be stays whole, so that the caller can tell which.
+func TestNotFoundKeyClipped(t *testing.T) {
+	set, err := os.ReadFile("testdata/resolve.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, apply, secret := newStreamServer(t)
+	apply(string(set))
+	srv := serveHTTP(t, s)
+	c1 := evaluationv1connect.NewServiceClient(srv.Client(), srv.URL)
+	c2 := evaluationv2connect.NewServiceClient(srv.Client(), srv.URL)
+	ctx := context.Background()
+	long, huge := strings.Repeat("k", 200), strings.Repeat("x", 40_000)
+	for _, version := range []string{"v1", "v2"} {
+		_, err := resolveOver(ctx, c1, c2, version, "bool", long, nil, secret)
+		if err == nil || !strings.Contains(err.Error(), long) {
+			t.Errorf("%s, a 200-character key not found: %v; want it named whole", version, err)
+		}
+		_, err = resolveOver(ctx, c1, c2, version, "bool", huge, nil, secret)
+		if err == nil || connect.CodeOf(err) != connect.CodeNotFound || len(err.Error()) > 1024 {
+			t.Errorf("%s, a 40,000-byte key not found: %d bytes of error (code %v); want NotFound in at most 1 KiB", version, len(fmt.Sprint(err)), connect.CodeOf(err))
+		}
+	}
 }
