@@ -40,6 +40,20 @@ type resolveCase struct {
 	CodeV1 string `json:"codeV1"`
 }
 
+// resolveClients serves testdata/resolve.json and returns evaluation
+// clients of both protocol versions with the token that reads it.
+func resolveClients(t *testing.T) (evaluationv1connect.ServiceClient, evaluationv2connect.ServiceClient, string) {
+	t.Helper()
+	set, err := os.ReadFile("testdata/resolve.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, apply, secret := newStreamServer(t)
+	apply(string(set))
+	srv := serveHTTP(t, s)
+	return evaluationv1connect.NewServiceClient(srv.Client(), srv.URL), evaluationv2connect.NewServiceClient(srv.Client(), srv.URL), secret
+}
+
 // answer is what v1 and v2 both say.
 type answer struct {
 	value   any
@@ -56,15 +70,7 @@ func TestResolveAsFlagd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := os.ReadFile("testdata/resolve.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, apply, secret := newStreamServer(t)
-	apply(string(set))
-	srv := serveHTTP(t, s)
-	c1 := evaluationv1connect.NewServiceClient(srv.Client(), srv.URL)
-	c2 := evaluationv2connect.NewServiceClient(srv.Client(), srv.URL)
+	c1, c2, secret := resolveClients(t)
 	ctx := context.Background()
 
 	for _, tc := range cases {
@@ -149,15 +155,7 @@ func call[Req, Resp any](ctx context.Context, secret string,
 // whole: the answer to a hostile caller stays small. A key as long as a
 // flag key may be stays whole, so that the caller can tell which.
 func TestNotFoundKeyClipped(t *testing.T) {
-	set, err := os.ReadFile("testdata/resolve.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, apply, secret := newStreamServer(t)
-	apply(string(set))
-	srv := serveHTTP(t, s)
-	c1 := evaluationv1connect.NewServiceClient(srv.Client(), srv.URL)
-	c2 := evaluationv2connect.NewServiceClient(srv.Client(), srv.URL)
+	c1, c2, secret := resolveClients(t)
 	ctx := context.Background()
 	long, huge := strings.Repeat("k", 200), strings.Repeat("x", 40_000)
 	for _, version := range []string{"v1", "v2"} {
